@@ -1,0 +1,12 @@
+/**
+ * An error caused by the user's input (a file, a flag, a model). The CLI prints its one-line
+ * message and exits 1; anything else is an internal error.
+ */
+export class LuxcertError extends Error {
+  override readonly name = 'LuxcertError';
+}
+
+/** Throws a LuxcertError with `message` when `condition` is false. */
+export function ensure(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new LuxcertError(typeof message === 'string' ? message : message());
+}

@@ -1,0 +1,20 @@
+import type { OpDef } from '../op.ts';
+import { BatchNormalization } from './batchnorm.ts';
+import { Add, Div, Mul, Sub } from './binary.ts';
+import { Conv } from './conv.ts';
+import { Gemm } from './gemm.ts';
+import { MatMul } from './matmul.ts';
+import { AveragePool, GlobalAveragePool, MaxPool } from './pool.ts';
+import { Concat, Flatten, Pad, Reshape } from './shape.ts';
+import { Clip, Identity, Relu } from './unary.ts';
+
+const all: OpDef[] = [
+  Conv, Gemm, MatMul, Add, Sub, Mul, Div, Relu, BatchNormalization, MaxPool, AveragePool,
+  GlobalAveragePool, Pad, Flatten, Reshape, Clip, Identity, Concat,
+];
+
+/** Every operator the IR supports, by ONNX op type (Constant is turned into initializers on import). */
+export const OPS: ReadonlyMap<string, OpDef> = new Map(all.map((d) => [d.op, d]));
+
+/** Operator types luxcert reads from ONNX, including those resolved on import. */
+export const SUPPORTED_ONNX_OPS: readonly string[] = [...OPS.keys(), 'Constant'].sort();

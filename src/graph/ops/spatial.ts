@@ -1,0 +1,78 @@
+import { LuxcertError } from '../../core/errors.ts';
+import type { Dim } from '../../core/tensor.ts';
+import { intAttr, intsAttr, stringAttr } from '../attrs.ts';
+import type { Node } from '../graph.ts';
+
+/** Resolved window geometry of a 2-D Conv or pooling node. */
+export interface Window2d {
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  /** [top, left, bottom, right], as ONNX orders them. */
+  pads: [number, number, number, number];
+  outH: number;
+  outW: number;
+}
+
+function pair(node: Node, name: string, values: number[]): [number, number] {
+  if (values.length !== 2) throw new LuxcertError(`${node.op} node '${node.name}': ${name} must have 2 values (only 2-D is supported), got [${values}]`);
+  return [values[0]!, values[1]!];
+}
+
+/** Window geometry for input spatial size (h, w), honouring auto_pad and ceil_mode. */
+export function window2d(node: Node, h: Dim, w: Dim, kernel: number[]): Window2d {
+  if (typeof h !== 'number' || typeof w !== 'number') {
+    throw new LuxcertError(`${node.op} node '${node.name}': spatial size must be static, got ${h}×${w}`);
+  }
+  const k = pair(node, 'kernel_shape', kernel);
+  const s = pair(node, 'strides', intsAttr(node, 'strides', [1, 1]));
+  const d = pair(node, 'dilations', intsAttr(node, 'dilations', [1, 1]));
+  const ceil = intAttr(node, 'ceil_mode', 0) === 1;
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+  const inSize = [h, w];
+  const pads = [0, 0, 0, 0] as [number, number, number, number];
+  if (autoPad === 'NOTSET') {
+    const p = intsAttr(node, 'pads', [0, 0, 0, 0]);
+    if (p.length !== 4) throw new LuxcertError(`${node.op} node '${node.name}': pads must have 4 values, got [${p}]`);
+    pads.splice(0, 4, ...p);
+  } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    for (let i = 0; i < 2; i++) {
+      const out = Math.ceil(inSize[i]! / s[i]!);
+      const total = Math.max(0, (out - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - inSize[i]!);
+      const small = Math.floor(total / 2);
+      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
+      pads[i + 2] = total - pads[i]!;
+    }
+  } else if (autoPad !== 'VALID') {
+    throw new LuxcertError(`${node.op} node '${node.name}': unknown auto_pad '${autoPad}'`);
+  }
+  const out = [0, 0];
+  for (let i = 0; i < 2; i++) {
+    const span = inSize[i]! + pads[i]! + pads[i + 2]! - ((k[i]! - 1) * d[i]! + 1);
+    if (span < 0) throw new LuxcertError(`${node.op} node '${node.name}': window ${k} larger than padded input ${h}×${w}`);
+    let o = (ceil ? Math.ceil(span / s[i]!) : Math.floor(span / s[i]!)) + 1;
+    // A last window that would start in the end padding is dropped (PyTorch and onnxruntime agree).
+    if (ceil && (o - 1) * s[i]! >= inSize[i]! + pads[i]!) o--;
+    out[i] = o;
+  }
+  return { kernel: k, strides: s, dilations: d, pads, outH: out[0]!, outW: out[1]! };
+}
+
+/** The 4-D input shape of a spatial node, checked. */
+export function nchw(node: Node, shape: Dim[]): [Dim, Dim, Dim, Dim] {
+  if (shape.length !== 4) throw new LuxcertError(`${node.op} node '${node.name}': expects a 4-D NCHW input, got rank ${shape.length}`);
+  return [shape[0]!, shape[1]!, shape[2]!, shape[3]!];
+}
+
+/** Product of dims: a number when all are known, the single symbolic name when the rest are 1. */
+export function productDim(node: Node, dims: Dim[]): Dim {
+  let n = 1;
+  const names: string[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number') n *= d;
+    else names.push(d);
+  }
+  if (names.length === 0) return n;
+  if (names.length === 1 && n === 1) return names[0]!;
+  throw new LuxcertError(`${node.op} node '${node.name}': cannot combine dynamic dimension ${names.join('×')} with others`);
+}

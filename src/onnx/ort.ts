@@ -1,0 +1,28 @@
+import * as ort from 'onnxruntime-node';
+import type { Tensor } from '../core/tensor.ts';
+
+/** Options for an onnxruntime session. */
+export interface OrtSessionOptions {
+  /** Execution providers in order of preference (default: cpu). */
+  executionProviders?: string[];
+  intraOpNumThreads?: number;
+}
+
+/** Opens an onnxruntime session on ONNX bytes or a path. */
+export async function openSession(model: Uint8Array | string, options: OrtSessionOptions = {}): Promise<ort.InferenceSession> {
+  const opts: ort.InferenceSession.SessionOptions = {
+    executionProviders: options.executionProviders ?? ['cpu'],
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
+}
+
+/** Runs a session on float32 feeds and returns float32 outputs. */
+export async function runSession(session: ort.InferenceSession, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor('float32', t.data, t.dims);
+  const res = await session.run(ortFeeds);
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(res)) out[k] = { dims: [...t.dims], data: t.data as Float32Array };
+  return out;
+}

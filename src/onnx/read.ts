@@ -5,6 +5,7 @@ import type { OnnxNodeView } from '../graph/op.ts';
 import { OPS } from '../graph/ops/registry.ts';
 import { simplifyGraph } from '../graph/passes/simplify.ts';
 import { validateGraph } from '../graph/validate.ts';
+import { foldConstants } from './fold-constants.ts';
 import { num, onnx, type P } from './proto.ts';
 import { decodeAttr, decodeShape, decodeTensor, type RawModel, type RawTensor } from './raw-model.ts';
 
@@ -48,8 +49,12 @@ export function decodeOnnx(bytes: Uint8Array, source: string): RawModel {
     const attrs: Node['attrs'] = {};
     for (const a of n.attribute ?? []) {
       const v = decodeAttr(a, where);
-      if (typeof v === 'object' && !Array.isArray(v)) throw new LuxcertError(`${where}: tensor attribute ${a.name} is not supported`);
-      attrs[a.name ?? ''] = v;
+      if (typeof v === 'object' && !Array.isArray(v)) {
+        // Only ConstantOfShape's fill value is a tensor attribute luxcert reads; the node is folded away.
+        if (op !== 'ConstantOfShape' || v.values.length !== 1) throw new LuxcertError(`${where}: tensor attribute ${a.name} is not supported`);
+        attrs[a.name ?? ''] = v.values[0]!;
+        attrs.value_dtype = v.dtype;
+      } else attrs[a.name ?? ''] = v;
     }
     nodes.push({ op, name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs });
   });
@@ -61,7 +66,7 @@ export function decodeOnnx(bytes: Uint8Array, source: string): RawModel {
     if (elem !== FLOAT) throw new LuxcertError(`${source}: graph input '${v.name}' has element type ${onnx.TensorProto.DataType[elem ?? 0]}; luxcert models take float32 images`);
     return { name: v.name ?? '', shape: decodeShape(v) };
   });
-  return {
+  const raw: RawModel = {
     source,
     irVersion: num(model.irVersion),
     opset,
@@ -74,6 +79,8 @@ export function decodeOnnx(bytes: Uint8Array, source: string): RawModel {
     initializers,
     metadata,
   };
+  foldConstants(raw);
+  return raw;
 }
 
 /** Nodes whose operator luxcert cannot read, as `Op (node 'name')`. */

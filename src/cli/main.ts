@@ -1,0 +1,17 @@
+import { Command, Option } from 'commander';
+import { LOG_LEVELS, setLogLevel } from '../core/logger.ts';
+import { LUXCERT_VERSION } from '../core/version.ts';
+import { registerInspect } from './commands/inspect.ts';
+import { registerPlanned } from './commands/planned.ts';
+
+const program = new Command('luxcert')
+  .description('Certified keypoint detection under brightness/contrast changes: train, prune, certify, export, run.')
+  .version(LUXCERT_VERSION)
+  .addOption(new Option('--log-level <level>', 'log verbosity (logs go to stderr)').choices(LOG_LEVELS).default('info'))
+  .showHelpAfterError('(run with --help for usage)')
+  .hook('preAction', (cmd) => setLogLevel(cmd.opts<{ logLevel: string }>().logLevel));
+
+registerInspect(program);
+registerPlanned(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { luxcert } from './helpers/cli.ts';
+
+const COMMANDS = ['inspect', 'data synth', 'train', 'eval', 'prune', 'certify', 'export', 'run', 'experiment', 'demo'];
+const PLANNED = ['train', 'eval', 'prune', 'certify', 'export', 'run', 'experiment', 'demo'];
+
+describe('the luxcert command', () => {
+  it('lists every command of the contract in --help', () => {
+    const r = luxcert('--help');
+    assert.equal(r.code, 0);
+    for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c.split(' ')[0]}\\b`, 'm'));
+  });
+
+  for (const c of COMMANDS) {
+    it(`${c} --help exits 0`, () => {
+      const r = luxcert(...c.split(' '), '--help');
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: luxcert /);
+    });
+  }
+
+  it('a command not implemented yet says so in one line and exits 1', () => {
+    for (const c of PLANNED) {
+      const r = luxcert(c);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr.trim(), new RegExp(`^luxcert: '${c}' is not implemented in luxcert [0-9.]+ yet$`));
+    }
+  });
+
+  it('a missing required flag or an unknown option exits 1 without a stack trace', () => {
+    for (const args of [['inspect'], ['inspect', '--model', 'm.onnx', '--bogus'], ['--log-level', 'loud', 'inspect', '--model', 'x']]) {
+      const r = luxcert(...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /^error: /);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+
+  it('prints its version', () => {
+    const r = luxcert('--version');
+    assert.equal(r.code, 0);
+    assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+});

@@ -1,0 +1,33 @@
+import sharp from 'sharp';
+import { writeFileAtomic } from '../core/atomic-write.ts';
+import { LuxcertError } from '../core/errors.ts';
+
+/** An 8-bit RGB image, row-major, channels interleaved (HWC). */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Decodes an image file (PNG, JPEG, …) to RGB; grey images are expanded, alpha dropped. */
+export async function readImage(path: string): Promise<RgbImage> {
+  try {
+    const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels === 3) return { width: info.width, height: info.height, data: new Uint8Array(data) };
+    const rgb = new Uint8Array(info.width * info.height * 3);
+    for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels]!, 3 * i, 3 * i + 3);
+    return { width: info.width, height: info.height, data: rgb };
+  } catch (e) {
+    throw new LuxcertError(`${path}: cannot read image (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** Encodes an RGB image as PNG bytes. */
+export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+}
+
+/** Writes an RGB image as a PNG file atomically. */
+export async function writePng(path: string, img: RgbImage): Promise<void> {
+  writeFileAtomic(path, await encodePng(img));
+}

@@ -1,0 +1,24 @@
+import type { ModelMeta } from './metadata.ts';
+
+/**
+ * Keypoints in input-pixel coordinates ((0,0) is the top-left corner of the top-left pixel) from a
+ * batch of model outputs: regression outputs are the coordinates; a heatmap's keypoint is the
+ * centre of its arg-max cell.
+ */
+export function decodeKeypoints(meta: ModelMeta, output: Float32Array, batch: number): Float32Array {
+  const k = meta.keypoints.length;
+  const out = new Float32Array(batch * k * 2);
+  if (meta.head === 'regression') {
+    out.set(output.subarray(0, batch * k * 2));
+    return out;
+  }
+  const g = meta.grid!;
+  const [h, w] = meta.inputSize;
+  for (let i = 0; i < batch * k; i++) {
+    let best = 0;
+    for (let c = 1; c < g * g; c++) if (output[i * g * g + c]! > output[i * g * g + best]!) best = c;
+    out[2 * i] = ((best % g) + 0.5) * (w / g);
+    out[2 * i + 1] = (Math.floor(best / g) + 0.5) * (h / g);
+  }
+  return out;
+}

@@ -1,8 +1,12 @@
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, setLogLevel } from '../core/logger.ts';
 import { LUXCERT_VERSION } from '../core/version.ts';
+import { registerData } from './commands/data.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerEval } from './commands/eval.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerPlanned } from './commands/planned.ts';
+import { registerTrain } from './commands/train.ts';
 
 const program = new Command('luxcert')
   .description('Certified keypoint detection under brightness/contrast changes: train, prune, certify, export, run.')
@@ -12,6 +16,10 @@ const program = new Command('luxcert')
   .hook('preAction', (cmd) => setLogLevel(cmd.opts<{ logLevel: string }>().logLevel));
 
 registerInspect(program);
+registerData(program);
+registerTrain(program);
+registerEval(program);
+registerDemo(program);
 registerPlanned(program);
 
 await program.parseAsync(process.argv);

@@ -27,6 +27,7 @@ export async function loadDataset(dir: string): Promise<LoadedSet> {
 
 /** Splits object indices into train and validation sets, reproducibly for a seed. */
 export function splitIndices(n: number, valFraction: number, seed: number): { train: number[]; val: number[] } {
+  if (!(valFraction > 0 && valFraction < 1)) throw new LuxcertError(`validation fraction must be between 0 and 1, got ${valFraction}`);
   const idx = Array.from({ length: n }, (_, i) => i);
   shuffle(idx, new Rng(seed));
   const nVal = Math.max(1, Math.round(n * valFraction));

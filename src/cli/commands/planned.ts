@@ -11,15 +11,11 @@ interface Planned {
 }
 
 const PLANNED: Planned[] = [
-  { name: 'data synth', description: 'generate synthetic keypoint scenes in COCO-keypoints layout', options: [['--out <dir>', 'output folder'], ['--count <n>', 'number of images'], ['--size <s>', 'image size'], ['--seed <n>', 'random seed']] },
-  { name: 'train', description: 'train a keypoint detector on a COCO-keypoints folder', options: [['--data <dir>', 'data set folder'], ['--out <path>', 'ONNX model to write'], ['--arch <name>', 'tiny | cnn7 | resnet'], ['--head <type>', 'regression | heatmap'], ['--epochs <n>', 'training epochs']] },
-  { name: 'eval', description: 'PCK and pixel error of a model on a data set', options: [['--model <path>', 'ONNX model'], ['--data <dir>', 'data set folder'], ['--json', 'machine-readable output']] },
   { name: 'prune', description: 'structured pruning (USN + Wasserstein, or a baseline)', options: [['--model <path>', 'ONNX model'], ['--data <dir>', 'data set folder'], ['--method <m>', 'usn | random | l1 | slimming | nrs'], ['--sparsity <s>', 'fraction of channels to remove'], ['--out <path>', 'pruned ONNX model']] },
   { name: 'certify', description: 'certify keypoints against brightness/contrast changes', options: [['--model <path>', 'ONNX model'], ['--data <dir>', 'data set folder'], ['--brightness <b>', 'β ∈ [−b, b]'], ['--contrast <c>', 'α ∈ [1−c, 1+c]'], ['--tolerance <t>', 'pixels'], ['--json', 'machine-readable output']] },
   { name: 'export', description: 'bundle a model with its certifier for the device', options: [['--model <path>', 'ONNX model'], ['--out <dir>', 'bundle folder']] },
   { name: 'run', description: 'run a bundle on images, video or a camera with per-frame certified bounds', options: [['--bundle <dir>', 'bundle folder'], ['--input <src>', 'image folder | video file | camera:N'], ['--out <path>', 'results.jsonl'], ['--record <path>', 'MCAP recording'], ['--foxglove <port>', 'Foxglove WebSocket port']] },
   { name: 'experiment', description: 'the paper\'s pruning × certification sweep, with a report', options: [] },
-  { name: 'demo', description: 'the whole pipeline on synthetic data', options: [] },
 ];
 
 /** Registers the contract's commands that are not implemented yet: each says so and exits 1. */

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { PCK_THRESHOLDS } from '../../train/metrics.ts';
+import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
+import { ARCHS } from '../../train/zoo.ts';
+import { BACKENDS } from '../../train/backend.ts';
+import { numberFlag } from '../options.ts';
+import { action, emit } from '../run-command.ts';
+
+interface Flags {
+  data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr: string; inputSize: string; grid?: string;
+  cropPadding: string; valFraction: string; patience: string; seed: string; backend?: string; resume?: boolean; augment: boolean; json?: boolean;
+}
+
+/** `luxcert train`: a zoo detector trained on a COCO-keypoints folder, written as ONNX with metadata. */
+export function registerTrain(program: Command): void {
+  const d = TRAIN_DEFAULTS;
+  program
+    .command('train')
+    .description('train a keypoint detector from the model zoo on a COCO-keypoints folder')
+    .requiredOption('--data <dir>', 'data set folder (annotations.json + images)')
+    .requiredOption('--out <path>', 'ONNX model to write (best validation weights; <out>.ckpt.onnx holds the latest epoch)')
+    .option('--arch <name>', `architecture: ${ARCHS.join(' | ')}`, d.arch)
+    .option('--head <type>', 'regression | heatmap', d.head)
+    .option('--epochs <n>', 'maximum epochs', String(d.epochs))
+    .option('--batch-size <n>', 'images per step', String(d.batchSize))
+    .option('--lr <x>', 'peak Adam learning rate (cosine decay)', String(d.lr))
+    .option('--input-size <s>', 'square model input side in pixels', String(d.inputSize))
+    .option('--grid <g>', 'heatmap grid size (default input-size / 2)')
+    .option('--crop-padding <f>', 'crop side as a multiple of the bbox\'s longer side', String(d.cropPadding))
+    .option('--val-fraction <f>', 'share of objects held out for validation', String(d.valFraction))
+    .option('--patience <n>', 'early stopping: epochs without improvement', String(d.patience))
+    .option('--seed <n>', 'random seed (split, init, batches, augmentation)', String(d.seed))
+    .option('--backend <name>', `tfjs backend (default: first of ${BACKENDS.join(' → ')} that loads)`)
+    .option('--resume', 'continue from <out>.ckpt.onnx')
+    .option('--no-augment', 'no brightness/contrast/shift/scale augmentation')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (f: Flags) => {
+        const r = await trainFolder({
+          data: f.data, out: f.out, arch: f.arch, head: f.head, augment: f.augment,
+          epochs: numberFlag('--epochs', f.epochs, { integer: true, positive: true }),
+          batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
+          lr: numberFlag('--lr', f.lr, { positive: true }),
+          inputSize: numberFlag('--input-size', f.inputSize, { integer: true, positive: true }),
+          ...(f.grid !== undefined ? { grid: numberFlag('--grid', f.grid, { integer: true, positive: true }) } : {}),
+          cropPadding: numberFlag('--crop-padding', f.cropPadding, { min: 1 }),
+          valFraction: numberFlag('--val-fraction', f.valFraction, { positive: true }),
+          patience: numberFlag('--patience', f.patience, { integer: true, positive: true }),
+          seed: numberFlag('--seed', f.seed, { integer: true }),
+          ...(f.backend !== undefined ? { backend: f.backend } : {}),
+          resume: Boolean(f.resume),
+        });
+        const best = r.result.best;
+        emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec })) }, () =>
+          [
+            `wrote ${f.out} (${f.arch}, ${f.head} head, backend ${r.result.backend})`,
+            `best epoch ${r.result.bestEpoch} of ${r.result.epochs.length}${r.result.stoppedEarly ? ' (early stop)' : ''}: validation ${PCK_THRESHOLDS.map((t) => `PCK@${t}px ${best.pck[t]!.toFixed(3)}`).join(', ')}, mean error ${best.meanError.toFixed(2)} px`,
+          ].join('\n'),
+        );
+      }),
+    );
+}

@@ -1,0 +1,38 @@
+import { LuxcertError } from '../core/errors.ts';
+import { makeBatch, type LoadedSet } from '../data/dataset.ts';
+import { decodeKeypoints } from '../model/heads.ts';
+import type { ModelMeta } from '../model/metadata.ts';
+import { openSession, runSession } from '../onnx/ort.ts';
+import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
+
+/** Accuracy of an ONNX model on a data set, measured in onnxruntime (what the device runs). */
+export interface EvalResult extends KeypointMetrics {
+  objects: number;
+  imagesPerSec: number;
+}
+
+/** Runs the model in onnxruntime on every object of the set and scores its keypoints. */
+export async function evaluateModel(model: Uint8Array | string, meta: ModelMeta, set: LoadedSet): Promise<EvalResult> {
+  if (set.keypointNames.length !== meta.keypoints.length) {
+    throw new LuxcertError(`${set.dir} has ${set.keypointNames.length} keypoints per object but the model head predicts ${meta.keypoints.length} (keypoint count does not match the model head)`);
+  }
+  const session = await openSession(model);
+  const input = session.inputNames[0]!;
+  const output = session.outputNames[0]!;
+  const all = set.objects.map((_, i) => i);
+  const batch = makeBatch(set, all, meta.inputSize, meta.cropPadding);
+  const [h, w] = meta.inputSize;
+  const k = meta.keypoints.length;
+  const pred = new Float32Array(batch.n * k * 2);
+  const chunk = 64;
+  let seconds = 0;
+  for (let s = 0; s < batch.n; s += chunk) {
+    const n = Math.min(chunk, batch.n - s);
+    const t0 = performance.now();
+    const out = await runSession(session, { [input]: { dims: [n, 3, h, w], data: batch.x.subarray(s * 3 * h * w, (s + n) * 3 * h * w) } });
+    seconds += (performance.now() - t0) / 1000;
+    pred.set(decodeKeypoints(meta, out[output]!.data, n), s * k * 2);
+  }
+  await session.release();
+  return { ...keypointMetrics(pred, batch.keypoints, batch.mask, meta.keypoints), objects: batch.n, imagesPerSec: batch.n / seconds };
+}

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +7,10 @@ import { LuxcertError } from '../src/core/errors.ts';
 import { inspectModel } from '../src/onnx/inspect-model.ts';
 import { readOnnxFile } from '../src/onnx/read.ts';
 import { luxcert } from './helpers/cli.ts';
+import { tmpDir } from './helpers/tmp.ts';
 import { attr, floatTensor, onnxModel } from './helpers/onnx-model.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'luxcert-bad-'));
+const dir = tmpDir('bad');
 const fixture = fileURLToPath(new URL('./fixtures/pytorch/resnet_op11.onnx', import.meta.url));
 
 function file(name: string, bytes: Uint8Array | string): string {

@@ -69,7 +69,7 @@ export class TfGraph {
     const [a, b] = ins;
     switch (node.op) {
       case 'Conv':
-        return { t: this.conv(node, ins), nhwc: true };
+        return { t: this.conv(node, ins, training), nhwc: true };
       case 'Relu':
         return { t: tf.relu(a!.t), nhwc: a!.nhwc };
       case 'Identity':
@@ -132,10 +132,11 @@ export class TfGraph {
     throw new LuxcertError(`${node.op} node '${node.name}' cannot be trained with tfjs`);
   }
 
-  private conv(node: Node, [x, w, bias]: Val[]): tf.Tensor {
+  private conv(node: Node, [x, w, bias]: Val[], training: boolean): tf.Tensor {
     if (!x!.nhwc) throw new LuxcertError(`Conv node '${node.name}': expects a 4-D activation`);
     const [h, wd] = [x!.t.shape[1]!, x!.t.shape[2]!];
     const win = window2d(node, h, wd, w!.t.shape.slice(2));
+    if (training && win.dilations.some((d) => d !== 1)) throw new LuxcertError(`Conv node '${node.name}': tfjs has no gradient for dilated convolutions, so it cannot be trained`);
     const group = intAttr(node, 'group', 1);
     const pad: backend_util.ExplicitPadding = [[0, 0], [win.pads[0], win.pads[2]], [win.pads[1], win.pads[3]], [0, 0]];
     const hwio = tf.transpose(w!.t, [2, 3, 1, 0]) as tf.Tensor4D; // OIHW → HWIO

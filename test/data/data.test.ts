@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { LuxcertError } from '../../src/core/errors.ts';
+import { Rng } from '../../src/core/random.ts';
+import { readCoco } from '../../src/data/coco.ts';
+import { sampleWindow, toWindow, windowFromBbox } from '../../src/data/crop.ts';
+import { loadDataset, makeBatch, splitIndices } from '../../src/data/dataset.ts';
+import { PAD_KEYPOINTS, synthesize } from '../../src/data/synth.ts';
+import { luxcert } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+const root = tmpDir('data');
+const a = join(root, 'a');
+
+describe('synthetic scenes', () => {
+  before(async () => {
+    await synthesize({ out: a, count: 12, size: 64, seed: 3 });
+  });
+
+  it('are written in COCO keypoints layout and read back by the reader', () => {
+    const set = readCoco(a);
+    assert.equal(set.objects.length, 12);
+    assert.deepEqual(set.keypointNames, PAD_KEYPOINTS);
+    assert.deepEqual(set.skeleton, [[0, 1], [1, 2], [2, 3], [3, 0]]);
+    for (const o of set.objects) {
+      const [x, y, w, h] = o.bbox;
+      for (let j = 0; j < 4; j++) {
+        const [kx, ky] = [o.keypoints[3 * j]!, o.keypoints[3 * j + 1]!];
+        assert.ok(kx >= x - 1e-9 && kx <= x + w + 1e-9 && ky >= y - 1e-9 && ky <= y + h + 1e-9, 'corners span the bbox');
+      }
+    }
+  });
+
+  it('are reproducible from the seed and differ between seeds', async () => {
+    const again = join(root, 'again');
+    const other = join(root, 'other');
+    await synthesize({ out: again, count: 12, size: 64, seed: 3 });
+    await synthesize({ out: other, count: 12, size: 64, seed: 4 });
+    assert.equal(readFileSync(join(again, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
+    assert.deepEqual(readFileSync(join(again, 'images/000005.png')), readFileSync(join(a, 'images/000005.png')));
+    assert.notEqual(readFileSync(join(other, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
+  });
+
+  it('crop to the padded bbox with keypoints mapped into input pixels', async () => {
+    const set = await loadDataset(a);
+    const b = makeBatch(set, [0, 1, 2], [32, 32], 1.25);
+    assert.equal(b.x.length, 3 * 3 * 32 * 32);
+    assert.ok(b.x.every((v) => v >= 0 && v <= 1));
+    // The bbox spans 1/1.25 of the window, centred: corners lie inside [3.2, 28.8].
+    for (let i = 0; i < b.keypoints.length; i++) assert.ok(b.keypoints[i]! >= 3.2 - 1e-3 && b.keypoints[i]! <= 28.8 + 1e-3);
+  });
+
+  it('augmentation applies clip(α·x + β, 0, 1) and moves keypoints with the window', async () => {
+    const set = await loadDataset(a);
+    const plain = makeBatch(set, [4], [32, 32], 1.25);
+    const dark = makeBatch(set, [4], [32, 32], 1.25, { rng: new Rng(1), params: { shift: 0, scale: 0, brightness: 0, contrast: 0 } });
+    assert.deepEqual(dark.x, plain.x, 'zero-strength augmentation is the identity');
+    const moved = makeBatch(set, [4], [32, 32], 1.25, { rng: new Rng(1), params: { shift: 0.1, scale: 0.1, brightness: 0.2, contrast: 0.2 } });
+    assert.notDeepEqual(moved.keypoints, plain.keypoints);
+  });
+
+  it('splits reproducibly by seed without overlap', () => {
+    const s1 = splitIndices(100, 0.2, 7);
+    assert.deepEqual(s1, splitIndices(100, 0.2, 7));
+    assert.equal(s1.val.length, 20);
+    assert.equal(new Set([...s1.train, ...s1.val]).size, 100);
+    assert.notDeepEqual(splitIndices(100, 0.2, 8).val, s1.val);
+  });
+});
+
+describe('window sampling', () => {
+  it('maps an image point to where it lands in the resampled window', () => {
+    const w = 40;
+    const data = new Uint8Array(w * w * 3);
+    const [px, py] = [23, 11];
+    data.fill(255, (py * w + px) * 3, (py * w + px) * 3 + 3);
+    const win = { cx: 20, cy: 16, side: 20 };
+    const out = new Float32Array(3 * 20 * 20);
+    sampleWindow({ width: w, height: w, data }, win, [20, 20], 1 / 255, out);
+    let best = 0;
+    for (let i = 1; i < 400; i++) if (out[i]! > out[best]!) best = i;
+    const [ex, ey] = toWindow(win, [20, 20], px + 0.5, py + 0.5);
+    assert.deepEqual([best % 20 + 0.5, Math.floor(best / 20) + 0.5], [ex, ey]);
+    assert.deepEqual(windowFromBbox([10, 20, 8, 4], 1.5), { cx: 14, cy: 22, side: 12 });
+  });
+});
+
+describe('bad data gets a one-line error', () => {
+  const coco = (dir: string, patch: (c: Record<string, unknown>) => void) => {
+    const src = JSON.parse(readFileSync(join(a, 'annotations.json'), 'utf8')) as Record<string, unknown>;
+    patch(src);
+    writeFileSync(join(dir, 'annotations.json'), JSON.stringify(src));
+  };
+  const cases: [string, (dir: string) => void, RegExp][] = [
+    ['malformed annotations JSON', (d) => writeFileSync(join(d, 'annotations.json'), '{"images": ['), /annotations\.json: malformed JSON/],
+    ['a keypoint count that does not match the category', (d) => coco(d, (c) => { (c.annotations as { keypoints: number[] }[])[0]!.keypoints.push(1, 2, 2); }), /annotation 0 has 5 keypoint triplets, category 'landing_pad' has 4/],
+    ['an empty data set', (d) => coco(d, (c) => { c.annotations = []; }), /empty data set/],
+    ['a folder without annotations', () => undefined, /no annotations\.json/],
+  ];
+  for (const [what, make, message] of cases) {
+    it(what, () => {
+      const d = tmpDir('bad-coco');
+      make(d);
+      assert.throws(() => readCoco(d), (e: unknown) => e instanceof LuxcertError && message.test(e.message) && !e.message.includes('\n'));
+    });
+  }
+  it('a missing or corrupt image names the file', async () => {
+    const d = tmpDir('bad-img');
+    await synthesize({ out: d, count: 3, size: 32, seed: 1 });
+    writeFileSync(join(d, 'images/000001.png'), 'not a png');
+    await assert.rejects(loadDataset(d), /images\/000001\.png: cannot read image/);
+    rmSync(join(d, 'images/000001.png'));
+    await assert.rejects(loadDataset(d), /images\/000001\.png: cannot read image/);
+  });
+  it('a zero or negative size or count is refused by `luxcert data synth`', () => {
+    for (const args of [['--size', '0'], ['--size', '-5'], ['--count', '0'], ['--size', '8']]) {
+      const r = luxcert('data', 'synth', '--out', join(root, 'never'), ...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr.trim(), /^luxcert: --(size|count) must be/);
+    }
+  });
+});

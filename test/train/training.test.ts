@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { loadDataset, type LoadedSet } from '../../src/data/dataset.ts';
+import { synthesize } from '../../src/data/synth.ts';
+import { modelMeta } from '../../src/model/metadata.ts';
+import { readOnnxFile } from '../../src/onnx/read.ts';
+import { evaluateModel } from '../../src/train/evaluate.ts';
+import { checkpointPath } from '../../src/train/trainer.ts';
+import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
+import { luxcert } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+const root = tmpDir('train');
+const data = join(root, 'data');
+let set: LoadedSet;
+
+const base = { ...TRAIN_DEFAULTS, data, batchSize: 16, augment: true };
+
+describe('training', () => {
+  before(async () => {
+    await synthesize({ out: data, count: 120, size: 64, seed: 9 });
+    set = await loadDataset(data);
+  });
+
+  it('lowers the loss, writes the best model with metadata and a checkpoint, and resumes', async () => {
+    const out = join(root, 'tiny.onnx');
+    const r = await trainFolder({ ...base, out, epochs: 3, patience: 5 }, set);
+    const losses = r.result.epochs.map((e) => e.loss);
+    assert.equal(losses.length, 3);
+    assert.ok(losses[2]! < losses[0]!, `loss ${losses.join(' → ')}`);
+    assert.ok(existsSync(out) && existsSync(checkpointPath(out)));
+    const written = readOnnxFile(out);
+    const meta = modelMeta(written, out);
+    assert.equal(meta.head, 'regression');
+    assert.deepEqual(meta.keypoints, set.keypointNames);
+    assert.equal(written.metadata['luxcert.train.backend'], r.result.backend);
+    // The file holds the best epoch's weights: onnxruntime reproduces the validation figures' scale.
+    const e = await evaluateModel(out, meta, set);
+    assert.ok(Number.isFinite(e.meanError) && e.count > 0);
+    const resumed = await trainFolder({ ...base, out, epochs: 4, patience: 5, resume: true }, set);
+    assert.deepEqual(resumed.result.epochs.map((x) => x.epoch), [4]);
+  });
+
+  it('trains a heatmap head (cross-entropy over cells)', async () => {
+    const out = join(root, 'heat.onnx');
+    const r = await trainFolder({ ...base, out, head: 'heatmap', grid: 8, epochs: 2, patience: 5 }, set);
+    assert.equal(r.meta.grid, 8);
+    assert.ok(r.result.epochs.every((e) => Number.isFinite(e.loss)));
+    assert.ok(r.result.epochs[1]!.loss < r.result.epochs[0]!.loss);
+  });
+
+  it('refuses a data set whose keypoint count does not match the model head', () => {
+    const r = luxcert('eval', '--model', join(root, 'tiny.onnx'), '--data', data, '--keypoints', 'a,b,c');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /keypoint count does not match the model head/);
+  });
+});
+
+describe('`luxcert demo --quick`', () => {
+  it('synthesises, trains, evaluates on held-out scenes and exports an ONNX model', () => {
+    const out = join(root, 'demo');
+    const r = luxcert('demo', '--quick', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { model: string; test: { objects: number; pck: Record<string, number> }; backend: string };
+    assert.equal(s.test.objects, 40);
+    assert.ok(s.test.pck['8']! >= 0 && s.test.pck['8']! <= 1);
+    assert.ok(existsSync(join(out, 'model.onnx')) && existsSync(join(out, 'summary.json')));
+    const ev = luxcert('eval', '--model', join(out, 'model.onnx'), '--data', join(out, 'data', 'test'), '--json');
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.equal((JSON.parse(ev.stdout) as { objects: number }).objects, 40);
+  });
+});

@@ -1,8 +1,8 @@
 import { log } from './logger.ts';
 
 /**
- * A progress bar on stderr when it is a terminal; otherwise a log line every tenth of the way,
- * so CI logs stay readable.
+ * A progress bar on stderr when it is a terminal; otherwise a debug log line every tenth of the
+ * way (callers log one info line when a step finishes), so piped logs stay readable.
  */
 export class Progress {
   private done = 0;
@@ -24,7 +24,7 @@ export class Progress {
       const decile = Math.floor(frac * 10);
       if (decile !== this.lastDecile) {
         this.lastDecile = decile;
-        log.info(`${this.label} ${this.done}/${this.total} ${extra}`.trim());
+        log.debug(`${this.label} ${this.done}/${this.total} ${extra}`.trim());
       }
     }
   }

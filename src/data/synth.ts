@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write.ts';
 import { LuxcertError } from '../core/errors.ts';
+import { log } from '../core/logger.ts';
 import { Progress } from '../core/progress.ts';
 import { Rng } from '../core/random.ts';
 import { ANNOTATIONS_FILE } from './coco.ts';
@@ -189,4 +190,5 @@ export async function synthesize(opts: SynthOptions): Promise<void> {
   };
   // Written last and atomically: a folder without it is visibly incomplete.
   writeFileAtomic(join(opts.out, ANNOTATIONS_FILE), JSON.stringify(coco));
+  log.info({ out: opts.out, count: opts.count, seconds: +progress.elapsed().toFixed(1) }, 'synthetic scenes written');
 }

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { log } from '../../core/logger.ts';
 import { SYNTH_DEFAULTS, synthesize } from '../../data/synth.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
@@ -21,7 +20,6 @@ export function registerData(program: Command): void {
         const t0 = performance.now();
         await synthesize(opts);
         const seconds = (performance.now() - t0) / 1000;
-        log.debug({ seconds }, 'synth done');
         emit(Boolean(o.json), { ...opts, seconds }, () => `wrote ${opts.count} scenes of ${opts.size}×${opts.size} px to ${opts.out} (seed ${opts.seed}) in ${seconds.toFixed(1)} s`);
       }),
     );

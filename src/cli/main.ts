@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, setLogLevel } from '../core/logger.ts';
 import { LUXCERT_VERSION } from '../core/version.ts';
+import { registerCertify } from './commands/certify.ts';
 import { registerData } from './commands/data.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
@@ -19,6 +20,7 @@ registerInspect(program);
 registerData(program);
 registerTrain(program);
 registerEval(program);
+registerCertify(program);
 registerDemo(program);
 registerPlanned(program);
 

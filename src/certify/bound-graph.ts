@@ -1,0 +1,65 @@
+import { LuxcertError } from '../core/errors.ts';
+import { sizeOf, tensor } from '../core/tensor.ts';
+import { GraphBuilder } from '../graph/builder.ts';
+import type { Graph } from '../graph/graph.ts';
+import { dropUnusedInitializers } from '../graph/passes/drop-unused.ts';
+import { validateGraph } from '../graph/validate.ts';
+import { clipBound } from './rules/activation.ts';
+import { RULES } from './rules/index.ts';
+import { isBound, type BoundInput } from './rules/rule.ts';
+import { BoundEmitter, type Bound, type BoundMode } from './emitter.ts';
+
+/** Options of the bound graph. */
+export interface BoundGraphOptions {
+  /** Boxes per call (a static batch, so every execution provider can plan for it). */
+  boxes: number;
+  mode: BoundMode;
+}
+
+/** Names of the bound graph's outputs: concrete bounds, and the linear bounds they come from. */
+export const BOUND_OUTPUTS = ['lower', 'upper', 'lower_a', 'lower_b', 'lower_c', 'upper_a', 'upper_b', 'upper_c'] as const;
+
+/**
+ * The certifier of a model as a graph: inputs `image` [1, C, H, W] in [0, 1] and the boxes
+ * `alpha_lo, alpha_hi, beta_lo, beta_hi` [B]; outputs, for the model's first output y and each box,
+ * `lower ≤ y(clip(α·image + β, 0, 1)) ≤ upper` for every (α, β) in the box, plus the linear bounds
+ * `lower_a·α + lower_b·β + lower_c ≤ y ≤ upper_a·α + upper_b·β + upper_c` they were concretised from.
+ * This one definition runs in onnxruntime (the device), in the TypeScript reference evaluator and in tfjs.
+ */
+export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
+  if (!Number.isInteger(opts.boxes) || opts.boxes < 1) throw new LuxcertError(`boxes per bound pass must be a positive integer, got ${opts.boxes}`);
+  const shapes = validateGraph(model);
+  const input = model.inputs[0]!;
+  const dims = input.shape.slice(1);
+  if (model.inputs.length !== 1 || dims.length !== 3 || !dims.every((d) => typeof d === 'number')) {
+    throw new LuxcertError(`model '${model.name}': certification needs one image input [N, C, H, W] with static C, H, W (got ${input.name} [${input.shape}])`);
+  }
+  const b = new GraphBuilder(`${model.name}_bounds`);
+  for (const [k, t] of model.initializers) b.weight(k, t);
+  const image = b.input('image', [1, ...(dims as number[])]);
+  const boxInputs = { alphaLo: b.input('alpha_lo', [opts.boxes]), alphaHi: b.input('alpha_hi', [opts.boxes]), betaLo: b.input('beta_lo', [opts.boxes]), betaHi: b.input('beta_hi', [opts.boxes]) };
+  const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs);
+  // The camera model: z = α·x + β is exactly linear in (α, β); clipping to [0, 1] is relaxed.
+  const ones = em.constant('ones', tensor([1, ...(dims as number[])], new Float32Array(sizeOf(dims as number[])).fill(1)));
+  const zeros = em.zerosLike(image);
+  const affine = { a: image, b: ones, c: zeros };
+  const values = new Map<string, BoundInput>([[input.name, em.settle(clipBound(em, { lo: affine, hi: affine, exact: true, rank: 4 }, 0, 1))]]);
+  for (const node of model.nodes) {
+    const rule = RULES[node.op];
+    if (!rule) throw new LuxcertError(`unsupported operator ${node.op} (node '${node.name}') for certification`);
+    const ins = node.inputs.map((i) => values.get(i) ?? i);
+    if (!ins.some(isBound)) {
+      throw new LuxcertError(`node '${node.name}' (${node.op}) does not depend on the image; luxcert certifies graphs whose every node does`);
+    }
+    const out = rule({ em, model, node, ranks: node.inputs.map((i) => shapes.get(i)!.length), outRank: shapes.get(node.outputs[0]!)!.length }, ins);
+    values.set(node.outputs[0]!, em.settle(out));
+  }
+  const y = values.get(model.outputs[0]!.name) as Bound;
+  const { l, u } = em.concretize(y);
+  const named = (name: string, t: string) => b.op('Identity', [em.perBox(t, y.rank)], {}, name);
+  const outs = [named('lower', l), named('upper', u), named('lower_a', y.lo.a), named('lower_b', y.lo.b), named('lower_c', y.lo.c), named('upper_a', y.hi.a), named('upper_b', y.hi.b), named('upper_c', y.hi.c)];
+  const graph = b.build(outs, { 'luxcert.bound_graph.mode': opts.mode, 'luxcert.bound_graph.boxes': String(opts.boxes) });
+  // Rules replace some model constants (scales, |W|) with their own; the originals may go unused.
+  dropUnusedInitializers(graph);
+  return graph;
+}

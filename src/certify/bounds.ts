@@ -1,0 +1,72 @@
+import type { InferenceSession } from 'onnxruntime-node';
+import { evaluateGraph } from '../graph/evaluate.ts';
+import type { Graph } from '../graph/graph.ts';
+import { openSession, runSession } from '../onnx/ort.ts';
+import { encodeOnnx } from '../onnx/write.ts';
+import { buildBoundGraph, BOUND_OUTPUTS } from './bound-graph.ts';
+import type { Box } from './box.ts';
+import type { BoundMode } from './emitter.ts';
+
+/** Bounds on the model output for one box: concrete, and the linear functions of (α, β) behind them. */
+export interface BoxBounds {
+  box: Box;
+  lower: Float32Array;
+  upper: Float32Array;
+  /** Linear bounds: lower = la·α + lb·β + lc (per output element), upper likewise. */
+  la: Float32Array;
+  lb: Float32Array;
+  lc: Float32Array;
+  ua: Float32Array;
+  ub: Float32Array;
+  uc: Float32Array;
+}
+
+/** Which executor runs the bound graph. */
+export type BoundEngine = 'onnxruntime' | 'reference';
+
+/** Options of a bound computer. */
+export interface BoundComputerOptions {
+  boxes: number;
+  mode: BoundMode;
+  engine: BoundEngine;
+}
+
+const IDENTITY: Box = { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 };
+
+/** Computes output bounds of a model for batches of boxes on one image. */
+export class BoundComputer {
+  private constructor(readonly graph: Graph, readonly options: BoundComputerOptions, private readonly session: InferenceSession | undefined, readonly outputSize: number) {}
+
+  /** Builds the bound graph for a model and opens it on the chosen engine. */
+  static async create(model: Graph, options: BoundComputerOptions): Promise<BoundComputer> {
+    const graph = buildBoundGraph(model, options);
+    const session = options.engine === 'onnxruntime' ? await openSession(encodeOnnx(graph)) : undefined;
+    const outShape = graph.outputs[0]!.shape.slice(1) as number[];
+    return new BoundComputer(graph, options, session, outShape.reduce((a, b) => a * b, 1));
+  }
+
+  /** Bounds for each box (any number: they are sent in calls of the graph's batch size). */
+  async bounds(image: Float32Array, imageDims: number[], boxes: Box[]): Promise<BoxBounds[]> {
+    const out: BoxBounds[] = [];
+    const n = this.options.boxes;
+    for (let s = 0; s < boxes.length; s += n) {
+      const chunk = boxes.slice(s, s + n);
+      const padded = [...chunk, ...new Array<Box>(n - chunk.length).fill(IDENTITY)];
+      const col = (f: (b: Box) => number) => ({ dims: [n], data: Float32Array.from(padded, f) });
+      const feeds = { image: { dims: [1, ...imageDims], data: image }, alpha_lo: col((b) => b.alphaLo), alpha_hi: col((b) => b.alphaHi), beta_lo: col((b) => b.betaLo), beta_hi: col((b) => b.betaHi) };
+      const res = this.session ? await runSession(this.session, feeds) : evaluateGraph(this.graph, feeds);
+      const m = this.outputSize;
+      const [lower, upper, la, lb, lc, ua, ub, uc] = BOUND_OUTPUTS.map((k) => res[k]!.data);
+      chunk.forEach((box, i) => {
+        const at = (t: Float32Array) => t.slice(i * m, (i + 1) * m);
+        out.push({ box, lower: at(lower!), upper: at(upper!), la: at(la!), lb: at(lb!), lc: at(lc!), ua: at(ua!), ub: at(ub!), uc: at(uc!) });
+      });
+    }
+    return out;
+  }
+
+  /** Frees the onnxruntime session. */
+  async release(): Promise<void> {
+    await this.session?.release();
+  }
+}

@@ -1,0 +1,54 @@
+import { LuxcertError } from '../core/errors.ts';
+
+/** A brightness/contrast box: α ∈ [alphaLo, alphaHi] (contrast), β ∈ [betaLo, betaHi] (brightness). */
+export interface Box {
+  alphaLo: number;
+  alphaHi: number;
+  betaLo: number;
+  betaHi: number;
+}
+
+/** The box of `--contrast c --brightness b`: α ∈ [1−c, 1+c], β ∈ [−b, b]. */
+export function boxFromFlags(brightness: number, contrast: number): Box {
+  if (!(brightness >= 0) || !Number.isFinite(brightness)) throw new LuxcertError(`--brightness must be a number ≥ 0, got ${brightness}`);
+  if (!(contrast >= 0 && contrast < 1)) throw new LuxcertError(`--contrast must be in [0, 1), got ${contrast}`);
+  return checkBox({ alphaLo: 1 - contrast, alphaHi: 1 + contrast, betaLo: -brightness, betaHi: brightness });
+}
+
+/** Checks that a box is well formed and contains the identity (1, 0), as every certified box must. */
+export function checkBox(b: Box): Box {
+  const vals = [b.alphaLo, b.alphaHi, b.betaLo, b.betaHi];
+  if (!vals.every(Number.isFinite) || b.alphaLo > b.alphaHi || b.betaLo > b.betaHi) {
+    throw new LuxcertError(`perturbation box α [${b.alphaLo}, ${b.alphaHi}] × β [${b.betaLo}, ${b.betaHi}] is not a box`);
+  }
+  if (!(b.alphaLo <= 1 && b.alphaHi >= 1 && b.betaLo <= 0 && b.betaHi >= 0)) {
+    throw new LuxcertError(`perturbation box α [${b.alphaLo}, ${b.alphaHi}] × β [${b.betaLo}, ${b.betaHi}] does not contain the identity (1, 0)`);
+  }
+  return b;
+}
+
+/**
+ * Halves a box across the side with the larger effect on a pixel: α scales x ∈ [0, 1], β shifts it,
+ * so the widths compare directly.
+ */
+export function splitBox(b: Box): [Box, Box] {
+  if (b.alphaHi - b.alphaLo >= b.betaHi - b.betaLo) {
+    const m = (b.alphaLo + b.alphaHi) / 2;
+    return [{ ...b, alphaHi: m }, { ...b, alphaLo: m }];
+  }
+  const m = (b.betaLo + b.betaHi) / 2;
+  return [{ ...b, betaHi: m }, { ...b, betaLo: m }];
+}
+
+/** The perturbed image clip(α·x + β, 0, 1), computed in float32 like the camera model in ONNX. */
+export function perturbImage(x: Float32Array, alpha: number, beta: number, out = new Float32Array(x.length)): Float32Array {
+  const a = Math.fround(alpha);
+  const b = Math.fround(beta);
+  for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, Math.fround(Math.fround(a * x[i]!) + b)));
+  return out;
+}
+
+/** Area-like size of a box, for reporting. */
+export function boxWidths(b: Box): { contrast: number; brightness: number } {
+  return { contrast: b.alphaHi - b.alphaLo, brightness: b.betaHi - b.betaLo };
+}

@@ -131,8 +131,8 @@ export class BoundEmitter {
 
   /**
    * ReLU relaxation per box: with l, u the concrete bounds, s = u⁺ / (u⁺ − l⁻) (1 when stable
-   * active, 0 when stable inactive); lower = s·lo, upper = s'·(hi − l⁻) with s' = s·(1 + 2⁻¹⁹)
-   * so float32 rounding cannot put the chord below the ReLU.
+   * active, 0 when stable inactive); lower = s·lo, upper = s'·(hi − l⁻) with s' = min(1, s·(1 + 2⁻¹⁹)),
+   * so float32 rounding cannot put the chord below the ReLU (any slope in [chord, 1] is sound).
    */
   reluBound(x: Bound): Bound {
     const { l, u } = this.concretize(x);
@@ -141,7 +141,7 @@ export class BoundEmitter {
     const lm = this.neg(this.relu(this.neg(l)));
     const den = this.op('Clip', [this.sub(up, lm)], { min: 1e-30 });
     const s = this.op('Div', [up, den]);
-    const sUp = this.mul(s, this.scalar(1 + 2 ** -19));
+    const sUp = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });
     const lo = { a: this.mul(x.lo.a, s), b: this.mul(x.lo.b, s), c: this.mul(x.lo.c, s) };
     const hi = { a: this.mul(x.hi.a, sUp), b: this.mul(x.hi.b, sUp), c: this.mul(this.sub(x.hi.c, lm), sUp) };
     return { lo, hi, exact: false, rank: x.rank };

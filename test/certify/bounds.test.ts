@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BoundComputer, type BoxBounds } from '../../src/certify/bounds.ts';
+import { checkBox, perturbImage, type Box } from '../../src/certify/box.ts';
+import { FLOAT_SAFETY } from '../../src/certify/property.ts';
+import { samplePoints } from '../../src/certify/samples.ts';
+import { Rng } from '../../src/core/random.ts';
+import { maxRelativeDifference } from '../../src/core/tensor.ts';
+import type { Graph } from '../../src/graph/graph.ts';
+import { SUPPORTED_ONNX_OPS } from '../../src/graph/ops/registry.ts';
+import { openSession, runSession } from '../../src/onnx/ort.ts';
+import { decodeOnnx, rawToGraph } from '../../src/onnx/read.ts';
+import { encodeOnnx } from '../../src/onnx/write.ts';
+import { randomConvGraph } from '../helpers/random-graphs.ts';
+
+const BOXES: Box[] = [
+  { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 },
+  { alphaLo: 0.7, alphaHi: 1.05, betaLo: -0.02, betaHi: 0.3 },
+  { alphaLo: 0.995, alphaHi: 1.0, betaLo: 0, betaHi: 0.004 },
+  { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 },
+];
+
+const slack = (v: number) => FLOAT_SAFETY.relative * Math.abs(v) + FLOAT_SAFETY.absolute;
+
+/** Runs the model in onnxruntime at sampled (α, β) of each box and counts outputs outside the bounds. */
+async function violations(model: Graph, image: Float32Array, size: number, bounds: BoxBounds[], rng: Rng): Promise<{ checked: number; bad: number; linearBad: number }> {
+  const session = await openSession(encodeOnnx(model));
+  let checked = 0;
+  let bad = 0;
+  let linearBad = 0;
+  for (const b of bounds) {
+    const pts = samplePoints(b.box, 4, 12, rng);
+    const batch = new Float32Array(pts.length * image.length);
+    pts.forEach(([a, be], i) => perturbImage(image, a, be, batch.subarray(i * image.length, (i + 1) * image.length)));
+    const y = Object.values(await runSession(session, { [model.inputs[0]!.name]: { dims: [pts.length, 3, size, size], data: batch } }))[0]!.data;
+    const m = b.lower.length;
+    pts.forEach(([a, be], p) => {
+      for (let i = 0; i < m; i++) {
+        const v = y[p * m + i]!;
+        checked++;
+        if (v < b.lower[i]! - slack(b.lower[i]!) || v > b.upper[i]! + slack(b.upper[i]!)) bad++;
+        const lin = b.la[i]! * a + b.lb[i]! * be + b.lc[i]!;
+        const uin = b.ua[i]! * a + b.ub[i]! * be + b.uc[i]!;
+        if (v < lin - slack(lin) || v > uin + slack(uin)) linearBad++;
+      }
+    });
+  }
+  await session.release();
+  return { checked, bad, linearBad };
+}
+
+describe('bound graph soundness: sampled perturbations run in onnxruntime stay inside the bounds', () => {
+  for (const seed of [1, 2, 3]) {
+    for (const simplify of [true, false]) {
+      for (const mode of ['linear', 'ibp'] as const) {
+        it(`random graph ${seed} (${simplify ? 'BatchNorm folded' : 'raw: BatchNorm and Identity as nodes'}), ${mode}`, async () => {
+          const size = 10 + seed;
+          const model = rawToGraph(decodeOnnx(encodeOnnx(randomConvGraph(seed, size)), 'random.onnx'), { simplify });
+          if (!simplify) assert.deepEqual(SUPPORTED_ONNX_OPS.filter((op) => op !== 'Constant' && !model.nodes.some((n) => n.op === op)), [], 'every operator is exercised');
+          const rng = new Rng(seed * 17);
+          const image = Float32Array.from({ length: 3 * size * size }, () => (rng.next() < 0.1 ? 1 : rng.next()));
+          const bc = await BoundComputer.create(model, { boxes: 3, mode, engine: 'onnxruntime' });
+          const bounds = await bc.bounds(image, [3, size, size], BOXES);
+          await bc.release();
+          const r = await violations(model, image, size, bounds, rng);
+          assert.ok(r.checked > 1000);
+          assert.equal(r.bad, 0, `${r.bad} of ${r.checked} sampled outputs outside the concrete bounds`);
+          assert.equal(r.linearBad, 0, `${r.linearBad} of ${r.checked} sampled outputs outside the linear bounds`);
+          for (const b of bounds) assert.ok(b.lower.every((l, i) => l <= b.upper[i]! + slack(l)));
+        });
+      }
+    }
+  }
+});
+
+describe('one definition, two executors', () => {
+  for (const mode of ['linear', 'ibp'] as const) {
+    it(`onnxruntime and the TypeScript engine compute the same ${mode} bounds (1e-5 relative)`, async () => {
+      const model = rawToGraph(decodeOnnx(encodeOnnx(randomConvGraph(4, 10)), 'random.onnx'), { simplify: false });
+      const rng = new Rng(8);
+      const image = Float32Array.from({ length: 300 }, () => rng.next());
+      const [ort, ts] = await Promise.all((['onnxruntime', 'reference'] as const).map(async (engine) => {
+        const bc = await BoundComputer.create(model, { boxes: 4, mode, engine });
+        return bc.bounds(image, [3, 10, 10], BOXES);
+      }));
+      for (let i = 0; i < BOXES.length; i++) {
+        for (const k of ['lower', 'upper', 'la', 'lb', 'lc', 'ua', 'ub', 'uc'] as const) {
+          const d = maxRelativeDifference(ts![i]![k], ort![i]![k]);
+          assert.ok(d <= 1e-5, `${k} of box ${i}: ${d}`);
+        }
+      }
+    });
+  }
+  it('linear bounds are at least as tight as intervals and exact at the identity box', async () => {
+    const model = rawToGraph(decodeOnnx(encodeOnnx(randomConvGraph(5, 10)), 'random.onnx'));
+    const image = Float32Array.from({ length: 300 }, (_, i) => (i % 7) / 7);
+    const width = async (mode: 'linear' | 'ibp') => {
+      const bc = await BoundComputer.create(model, { boxes: 4, mode, engine: 'onnxruntime' });
+      const bs = await bc.bounds(image, [3, 10, 10], BOXES);
+      return bs.map((b) => b.upper.reduce((s, u, i) => s + u - b.lower[i]!, 0));
+    };
+    const lin = await width('linear');
+    const ibp = await width('ibp');
+    lin.forEach((w, i) => assert.ok(w <= ibp[i]! * (1 + 1e-6), `box ${i}: linear ${w} vs ibp ${ibp[i]}`));
+    assert.ok(lin[3]! < 1e-2 && ibp[3]! < 1e-2, 'a point box gives (nearly) a point');
+  });
+  it('refuses a box without the identity', () => {
+    assert.throws(() => checkBox({ alphaLo: 1.1, alphaHi: 1.2, betaLo: 0, betaHi: 0.1 }), /does not contain the identity \(1, 0\)/);
+  });
+});

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { BoundComputer } from '../../src/certify/bounds.ts';
+import { certifyImage } from '../../src/certify/certify-image.ts';
+import { ModelRunner } from '../../src/certify/model-runner.ts';
+import { violates } from '../../src/certify/property.ts';
+import { synthesize } from '../../src/data/synth.ts';
+import { modelMeta } from '../../src/model/metadata.ts';
+import { readOnnxFile } from '../../src/onnx/read.ts';
+import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
+import { luxcert } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+const root = tmpDir('certify');
+const data = join(root, 'data');
+const model = join(root, 'model.onnx');
+const heatmap = join(root, 'heatmap.onnx');
+
+interface Report {
+  settings: { pairs: number; certified: number; falsified: number; unknown: number; coverage: number; soundness: { violations: number; samples: number } }[];
+  claims: { verdict: string; object: number; input?: string; keypoint: string; reference: [number, number]; tolerance: number; counterexample?: { alpha: number; beta: number } }[];
+}
+
+describe('luxcert certify on trained detectors', () => {
+  before(async () => {
+    await synthesize({ out: data, count: 100, size: 64, seed: 21 });
+    await trainFolder({ ...TRAIN_DEFAULTS, data, out: model, epochs: 4, batchSize: 16, augment: true });
+    await trainFolder({ ...TRAIN_DEFAULTS, data, out: heatmap, head: 'heatmap', grid: 8, epochs: 3, batchSize: 16, augment: true });
+  });
+
+  for (const [name, path, reference, tolerances] of [['regression', () => model, 'prediction', '1,3'], ['regression', () => model, 'truth', '4,8'], ['heatmap', () => heatmap, 'prediction', '1,3']] as const) {
+    it(`${name} head, reference ${reference}: every certified claim survives sampled perturbations in onnxruntime`, () => {
+      const out = join(root, `inputs-${name}-${reference}`);
+      const r = luxcert('certify', '--model', path(), '--data', data, '--limit', '6', '--brightness', '0.02,0.1', '--contrast', '0.02,0.1', '--tolerance', tolerances, '--reference', reference, '--check', '150', '--budget-ms', '300', '--json', '--save-inputs', out, '--csv', join(out, 'claims.csv'));
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as Report;
+      assert.equal(rep.settings.length, 4);
+      for (const s of rep.settings) {
+        assert.equal(s.certified + s.falsified + s.unknown, s.pairs);
+        assert.equal(s.soundness.violations, 0);
+      }
+      assert.ok(rep.settings.some((s) => s.certified > 0), 'something is certified');
+      for (const c of rep.claims) assert.ok(existsSync(join(out, c.input!)), 'every claim names its saved input');
+      assert.equal(readFileSync(join(out, 'claims.csv'), 'utf8').trim().split('\n').length, rep.claims.length + 1);
+    });
+  }
+
+  it('falsified claims carry a counterexample that breaks the property when re-run in onnxruntime', async () => {
+    const graph = readOnnxFile(model);
+    const meta = modelMeta(graph, model);
+    const runner = await ModelRunner.open(model, meta);
+    const bounds = await BoundComputer.create(graph, { boxes: 8, mode: 'linear', engine: 'onnxruntime' });
+    const image = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => ((i * 37) % 101) / 100);
+    const clean = await runner.keypointsAt(image, [[1, 0]]);
+    const prop = { meta, reference: clean, tolerance: 0.25 };
+    const box = { alphaLo: 0.5, alphaHi: 1.5, betaLo: -0.4, betaHi: 0.4 };
+    const { results } = await certifyImage(bounds, runner, image, prop, box, [0, 1, 2, 3], { ms: 500, boxes: 64 }, 1);
+    const falsified = [...results].filter(([, r]) => r.verdict === 'falsified');
+    assert.ok(falsified.length > 0, 'a wide box and a tight tolerance break something');
+    for (const [j, r] of falsified) {
+      const p = await runner.keypointsAt(image, [[r.counterexample!.alpha, r.counterexample!.beta]]);
+      assert.ok(violates(prop, p, j));
+      assert.ok(r.counterexample!.alpha >= box.alphaLo && r.counterexample!.alpha <= box.alphaHi);
+    }
+    await assert.rejects(certifyImage(bounds, runner, image.map((v, i) => (i === 5 ? NaN : v)), prop, box, [0], { ms: 100, boxes: 4 }, 1), /NaN/);
+    await assert.rejects(certifyImage(bounds, runner, image, { ...prop, tolerance: -1 }, box, [0], { ms: 100, boxes: 4 }, 1), /tolerance must be ≥ 0/);
+    await bounds.release();
+    await runner.release();
+  });
+
+  it('bad input gets a one-line error', () => {
+    const cases: [string[], RegExp][] = [
+      [['--contrast', '1.5'], /--contrast must be in \[0, 1\)/],
+      [['--brightness', '-0.1'], /--brightness must be a number ≥ 0/],
+      [['--tolerance', '-1'], /--tolerance must be a number ≥ 0/],
+      [['--head', 'heatmap', '--grid', '16'], /needs \[N,4,16,16\].*keypoint count does not match the model head/],
+      [['--keypoints', 'a,b'], /keypoint count does not match the model head/],
+      [['--mode', 'exact'], /--mode must be linear or ibp/],
+    ];
+    for (const [args, message] of cases) {
+      const r = luxcert('certify', '--model', model, '--data', data, '--limit', '1', ...args);
+      assert.equal(r.code, 1, args.join(' '));
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, message);
+    }
+  });
+});

@@ -59,12 +59,15 @@ describe('training', () => {
 });
 
 describe('`luxcert demo --quick`', () => {
-  it('synthesises, trains, evaluates on held-out scenes and exports an ONNX model', () => {
+  it('synthesises, trains, evaluates and certifies on held-out scenes and exports an ONNX model', () => {
     const out = join(root, 'demo');
     const r = luxcert('demo', '--quick', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as { model: string; test: { objects: number; pck: Record<string, number> }; backend: string };
+    const s = JSON.parse(r.stdout) as { model: string; test: { objects: number; pck: Record<string, number> }; backend: string; certification: { pairs: number; certified: number; falsified: number; unknown: number; soundness: { violations: number } } };
     assert.equal(s.test.objects, 40);
+    const c = s.certification;
+    assert.ok(c.pairs > 0 && c.certified + c.falsified + c.unknown === c.pairs);
+    assert.equal(c.soundness.violations, 0);
     assert.ok(s.test.pck['8']! >= 0 && s.test.pck['8']! <= 1);
     assert.ok(existsSync(join(out, 'model.onnx')) && existsSync(join(out, 'summary.json')));
     const ev = luxcert('eval', '--model', join(out, 'model.onnx'), '--data', join(out, 'data', 'test'), '--json');

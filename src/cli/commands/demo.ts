@@ -8,19 +8,28 @@ import { evaluateModel } from '../../train/evaluate.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { encodeOnnx } from '../../onnx/write.ts';
 import { action, emit } from '../run-command.ts';
+import { formatSettings } from './certify.ts';
+import { BoundComputer } from '../../certify/bounds.ts';
+import { boxFromFlags } from '../../certify/box.ts';
+import { certifySet } from '../../certify/certify-set.ts';
+import { ModelRunner } from '../../certify/model-runner.ts';
 import { formatEval } from './eval.ts';
 
 /** Sizes of the full demo and of `--quick` (for tests: seconds, not minutes). */
 const PLANS = {
-  full: { train: SYNTH_DEFAULTS.count, test: 400, epochs: 30 },
-  quick: { train: 120, test: 40, epochs: 2 },
+  full: { train: SYNTH_DEFAULTS.count, test: 400, epochs: 30, certify: 100, budgetMs: 1000, check: 100 },
+  quick: { train: 120, test: 40, epochs: 2, certify: 8, budgetMs: 200, check: 20 },
 } as const;
 
-/** `luxcert demo`: synthesise → train → evaluate on a held-out split → export, on built-in defaults. */
+/** The documented default property: brightness ±0.1, contrast ±0.1, τ = 2 px. */
+const DEMO_BOX = boxFromFlags(0.1, 0.1);
+const DEMO_TOLERANCE = 2;
+
+/** `luxcert demo`: synthesise → train → evaluate and certify on a held-out split → export, on built-in defaults. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the pipeline on synthetic data: generate scenes, train, evaluate on a held-out set, export ONNX')
+    .description('the pipeline on synthetic data: generate scenes, train, evaluate and certify on a held-out set, export ONNX')
     .option('--out <dir>', 'working folder', 'luxcert-demo')
     .option('--quick', 'a few-second version (tests)')
     .option('--json', 'machine-readable summary')
@@ -38,7 +47,15 @@ export function registerDemo(program: Command): void {
         log.info('demo: training');
         const { graph, meta, result } = await trainFolder({ ...TRAIN_DEFAULTS, epochs: plan.epochs, data: trainDir, out: model, augment: true });
         log.info('demo: evaluating on the held-out test scenes (onnxruntime)');
-        const test = await evaluateModel(encodeOnnx(graph), meta, await loadDataset(testDir));
+        const bytes = encodeOnnx(graph);
+        const testSet = await loadDataset(testDir);
+        const test = await evaluateModel(bytes, meta, testSet);
+        log.info({ objects: plan.certify }, 'demo: certifying the held-out test scenes (brightness ±0.1, contrast ±0.1, τ = 2 px)');
+        const bounds = await BoundComputer.create(graph, { boxes: 16, mode: 'linear', engine: 'onnxruntime' });
+        const runner = await ModelRunner.open(bytes, meta);
+        const cert = await certifySet(bounds, runner, meta, testSet, { boxes: [DEMO_BOX], tolerances: [DEMO_TOLERANCE], reference: 'truth', budget: { ms: plan.budgetMs, boxes: 4096 }, seed: 1, check: plan.check, limit: plan.certify });
+        await bounds.release();
+        await runner.release();
         const summary = {
           model,
           arch: TRAIN_DEFAULTS.arch,
@@ -49,6 +66,7 @@ export function registerDemo(program: Command): void {
           bestEpoch: result.bestEpoch,
           trainImagesPerSec: result.epochs.reduce((a, e) => a + e.imagesPerSec, 0) / Math.max(1, result.epochs.length),
           test,
+          certification: cert.settings[0]!,
           seconds: (performance.now() - t0) / 1000,
         };
         writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(summary, null, 2));
@@ -58,6 +76,8 @@ export function registerDemo(program: Command): void {
             `model ${model}: ${summary.arch}, ${meta.head} head, input ${meta.inputSize.join('×')}, best epoch ${summary.bestEpoch}/${summary.epochs}, training ${summary.trainImagesPerSec.toFixed(0)} images/s`,
             `held-out test scenes (${testDir}):`,
             formatEval(test),
+            `certified against brightness ±0.1 and contrast ±0.1 at τ = ${DEMO_TOLERANCE} px (first ${plan.certify} test scenes, ground truth as reference):`,
+            formatSettings(cert.settings),
             `summary: ${join(o.out, 'summary.json')}`,
           ].join('\n'),
         );

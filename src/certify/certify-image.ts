@@ -56,7 +56,15 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
   const stats: SearchStats = { boxesBounded: 0, boundCalls: 0, samplesRun: 0, ms: 0 };
   const rng = new Rng(seed);
 
-  const tryPoints = async (points: [number, number][], open: Set<number>) => {
+  // Sub-boxes share corners with their parents and siblings: run each point once.
+  const tried = new Set<string>();
+  const tryPoints = async (candidates: [number, number][], open: Set<number>) => {
+    const points = candidates.filter(([a, b]) => {
+      const key = `${a},${b}`;
+      if (tried.has(key)) return false;
+      tried.add(key);
+      return true;
+    });
     if (points.length === 0 || open.size === 0) return;
     const pred = await runner.keypointsAt(image, points);
     stats.samplesRun += points.length;

@@ -138,7 +138,7 @@ export class BoundEmitter {
     const { l, u } = this.concretize(x);
     if (this.mode === 'ibp') return this.interval(this.relu(l), this.relu(u), x.rank);
     const up = this.relu(u);
-    const lm = this.neg(this.relu(this.neg(l)));
+    const lm = this.op('Clip', [l], { max: 0 });
     const den = this.op('Clip', [this.sub(up, lm)], { min: 1e-30 });
     const s = this.op('Div', [up, den]);
     const sUp = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });

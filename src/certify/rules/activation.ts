@@ -15,8 +15,7 @@ export const reluRule: BoundRule = ({ em, node }, [x]) => {
 export function clipBound(em: BoundEmitter, x: Bound, lo: number | undefined, hi: number | undefined): Bound {
   let y = x;
   if (lo !== undefined) {
-    const k = em.scalar(lo);
-    y = em.shift(em.reluBound(em.shift(y, em.neg(k))), k);
+    y = em.shift(em.reluBound(em.shift(y, em.scalar(-lo))), em.scalar(lo));
   }
   if (hi !== undefined) {
     const k = em.scalar(hi);

@@ -47,8 +47,3 @@ export function perturbImage(x: Float32Array, alpha: number, beta: number, out =
   for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, Math.fround(Math.fround(a * x[i]!) + b)));
   return out;
 }
-
-/** Area-like size of a box, for reporting. */
-export function boxWidths(b: Box): { contrast: number; brightness: number } {
-  return { contrast: b.alphaHi - b.alphaLo, brightness: b.betaHi - b.betaLo };
-}

@@ -34,11 +34,6 @@ export function tensor(dims: number[], data?: Float32Array | number[]): Tensor {
   return { dims: [...dims], data: d };
 }
 
-/** True when every dimension is a number. */
-export function isStatic(shape: Shape): shape is number[] {
-  return shape.every((d) => typeof d === 'number');
-}
-
 /** Shape as text, e.g. `[batch,3,64,64]`. */
 export function formatShape(shape: readonly Dim[]): string {
   return `[${shape.join(',')}]`;

@@ -23,7 +23,7 @@ export async function readImage(path: string): Promise<RgbImage> {
 }
 
 /** Encodes an RGB image as PNG bytes. */
-export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+async function encodePng(img: RgbImage): Promise<Uint8Array> {
   return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { BoundComputer } from '../../src/certify/bounds.ts';
 import { certifyImage } from '../../src/certify/certify-image.ts';
 import { ModelRunner } from '../../src/certify/model-runner.ts';
@@ -11,12 +12,20 @@ import { modelMeta } from '../../src/model/metadata.ts';
 import { readOnnxFile } from '../../src/onnx/read.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
 import { luxcert } from '../helpers/cli.ts';
+import { onnxModel } from '../helpers/onnx-model.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('certify');
 const data = join(root, 'data');
 const model = join(root, 'model.onnx');
 const heatmap = join(root, 'heatmap.onnx');
+
+/** An image model with an operator luxcert does not support. */
+function sigmoidModel(): string {
+  const path = join(root, 'sigmoid.onnx');
+  writeFileSync(path, onnxModel({ opset: 13, inputs: [['image', ['n', 3, 32, 32]]], outputs: [['y', ['n', 3, 32, 32]]], nodes: [{ opType: 'Sigmoid', name: 'gate', input: ['image'], output: ['y'] }] }));
+  return path;
+}
 
 interface Report {
   settings: { pairs: number; certified: number; falsified: number; unknown: number; coverage: number; soundness: { violations: number; samples: number } }[];
@@ -70,6 +79,17 @@ describe('luxcert certify on trained detectors', () => {
     await runner.release();
   });
 
+  it('certifies PyTorch-exported keypoint models given the metadata flags', () => {
+    for (const fixture of ['misc_op17', 'resnet_op11']) {
+      const path = fileURLToPath(new URL(`../fixtures/pytorch/${fixture}.onnx`, import.meta.url));
+      const r = luxcert('certify', '--model', path, '--data', data, '--limit', '3', '--head', 'regression', '--keypoints', 'a,b,c,d', '--reference', 'prediction', '--tolerance', '0.5', '--brightness', '0.01', '--contrast', '0.01', '--budget-ms', '300', '--check', '100', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const s = (JSON.parse(r.stdout) as Report).settings[0]!;
+      assert.equal(s.pairs, 12);
+      assert.equal(s.soundness.violations, 0);
+    }
+  });
+
   it('bad input gets a one-line error', () => {
     const cases: [string[], RegExp][] = [
       [['--contrast', '1.5'], /--contrast must be in \[0, 1\)/],
@@ -78,9 +98,10 @@ describe('luxcert certify on trained detectors', () => {
       [['--head', 'heatmap', '--grid', '16'], /needs \[N,4,16,16\].*keypoint count does not match the model head/],
       [['--keypoints', 'a,b'], /keypoint count does not match the model head/],
       [['--mode', 'exact'], /--mode must be linear or ibp/],
+      [['--model', sigmoidModel()], /unsupported operator Sigmoid \(node 'gate'\)/],
     ];
     for (const [args, message] of cases) {
-      const r = luxcert('certify', '--model', model, '--data', data, '--limit', '1', ...args);
+      const r = luxcert('certify', '--model', model, '--data', data, '--limit', '1', ...args); // a later --model wins
       assert.equal(r.code, 1, args.join(' '));
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);

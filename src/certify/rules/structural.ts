@@ -6,8 +6,10 @@ import { isBound, type BoundRule } from './rule.ts';
 export const reshapeLikeRule: BoundRule = ({ em, node, outRank }, [x]) => {
   if (!isBound(x)) unsupported(node.op, node.name, 'no input depends on the perturbation');
   if (node.op === 'Identity') return x;
-  if (node.op === 'Reshape' && intsAttr(node, 'shape', [])[0] !== 0) {
-    unsupported('Reshape', node.name, 'the target shape must keep the batch axis (0 first)');
+  const target = intsAttr(node, 'shape', []);
+  // The batch axis survives as a leading 0, or as a leading −1 when every other size is explicit.
+  if (node.op === 'Reshape' && target[0] !== 0 && !(target[0] === -1 && target.slice(1).every((d) => d > 0))) {
+    unsupported('Reshape', node.name, 'the target shape must keep the batch axis (0 or −1 first)');
   }
   if (node.op === 'Flatten' && (node.attrs.axis ?? 1) !== 1) unsupported('Flatten', node.name, 'only axis 1 keeps the batch axis');
   return em.map(x, (t) => em.op(node.op, [t], node.attrs), outRank);

@@ -39,11 +39,12 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   const image = b.input('image', [1, ...(dims as number[])]);
   const boxInputs = { alphaLo: b.input('alpha_lo', [opts.boxes]), alphaHi: b.input('alpha_hi', [opts.boxes]), betaLo: b.input('beta_lo', [opts.boxes]), betaHi: b.input('beta_hi', [opts.boxes]) };
   const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs);
-  // The camera model: z = α·x + β is exactly linear in (α, β); clipping to [0, 1] is relaxed.
-  const ones = em.constant('ones', tensor([1, ...(dims as number[])], new Float32Array(sizeOf(dims as number[])).fill(1)));
-  const zeros = em.zerosLike(image);
-  const affine = { a: image, b: ones, c: zeros };
-  const values = new Map<string, BoundInput>([[input.name, em.settle(clipBound(em, { lo: affine, hi: affine, exact: true, rank: 4 }, 0, 1))]]);
+  const imageDims = dims as number[];
+  // The camera model: z = α·x + β is exactly linear in (α, β) (rows: a = x, b = 1, c = 0); the clip to [0, 1] is relaxed.
+  const onesB = em.op('Reshape', [em.add(em.mul(boxInputs.alphaLo, em.scalar(0)), em.scalar(1))], { shape: [opts.boxes, 1, 1, 1] });
+  const filled = (v: number) => em.constant(v ? 'ones' : 'zeros', tensor([opts.boxes, ...imageDims], new Float32Array(opts.boxes * sizeOf(imageDims)).fill(v)));
+  const prefix = em.stack(em.mul(image, onesB), filled(1), filled(0));
+  const values = new Map<string, BoundInput>([[input.name, em.settle(clipBound(em, { lo: prefix, hi: prefix, exact: true, dims: imageDims }, 0, 1))]]);
   for (const node of model.nodes) {
     const rule = RULES[node.op];
     if (!rule) throw new LuxcertError(`unsupported operator ${node.op} (node '${node.name}') for certification`);
@@ -51,13 +52,17 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
     if (!ins.some(isBound)) {
       throw new LuxcertError(`node '${node.name}' (${node.op}) does not depend on the image; luxcert certifies graphs whose every node does`);
     }
-    const out = rule({ em, model, node, ranks: node.inputs.map((i) => shapes.get(i)!.length), outRank: shapes.get(node.outputs[0]!)!.length }, ins);
-    values.set(node.outputs[0]!, em.settle(out));
+    const outDims = shapes.get(node.outputs[0]!)!.slice(1);
+    if (!outDims.every((d) => typeof d === 'number')) throw new LuxcertError(`node '${node.name}' (${node.op}): output [${shapes.get(node.outputs[0]!)}] must be static apart from the batch`);
+    values.set(node.outputs[0]!, em.settle(rule({ em, model, node, outDims: outDims as number[] }, ins)));
   }
   const y = values.get(model.outputs[0]!.name) as Bound;
   const { l, u } = em.concretize(y);
-  const named = (name: string, t: string) => b.op('Identity', [em.perBox(t, y.rank)], {}, name);
-  const outs = [named('lower', l), named('upper', u), named('lower_a', y.lo.a), named('lower_b', y.lo.b), named('lower_c', y.lo.c), named('upper_a', y.hi.a), named('upper_b', y.hi.b), named('upper_c', y.hi.c)];
+  const named = (name: string, t: string) => b.op('Identity', [t], {}, name);
+  const parts = (t: string) => ([0, 1, 2] as const).map((k) => em.part(t, y.dims, k));
+  const [la, lb, lc] = parts(y.lo);
+  const [ua, ub, uc] = parts(y.hi);
+  const outs = [named('lower', l), named('upper', u), named('lower_a', la!), named('lower_b', lb!), named('lower_c', lc!), named('upper_a', ua!), named('upper_b', ub!), named('upper_c', uc!)];
   const graph = b.build(outs, { 'luxcert.bound_graph.mode': opts.mode, 'luxcert.bound_graph.boxes': String(opts.boxes) });
   // Rules replace some model constants (scales, |W|) with their own; the originals may go unused.
   dropUnusedInitializers(graph);

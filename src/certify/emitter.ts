@@ -1,35 +1,34 @@
 import { LuxcertError } from '../core/errors.ts';
-import type { Tensor } from '../core/tensor.ts';
+import { sizeOf, type Tensor } from '../core/tensor.ts';
 import type { GraphBuilder } from '../graph/builder.ts';
 import type { Attrs } from '../graph/graph.ts';
 
-/** Linear functions of (α, β) as three tensors: value = a·α + b·β + c, elementwise. */
-export interface Affine {
-  a: string;
-  b: string;
-  c: string;
-}
-
 /**
- * Sound bounds on one model value over every box of the batch: lo(α, β) ≤ value ≤ hi(α, β).
- * `exact` means lo and hi are the same function (no relaxation has happened yet).
+ * Sound bounds on one model value over every box of the batch: lo(α, β) ≤ value ≤ hi(α, β), each a
+ * linear function a·α + b·β + c per element. Both are *packed* tensors [3B, …dims]: rows 0..B−1
+ * hold a, rows B..2B−1 hold b, rows 2B..3B−1 hold c (one row per box), so one Conv or Gemm moves all
+ * three. `exact` means lo and hi are the same function (no relaxation has happened yet).
  */
 export interface Bound {
-  lo: Affine;
-  hi: Affine;
+  lo: string;
+  hi: string;
   exact: boolean;
-  rank: number;
+  /** The value's dimensions without the batch axis. */
+  dims: number[];
 }
 
 /** How bounds propagate: symbolic linear functions, or plain intervals (IBP). */
 export type BoundMode = 'linear' | 'ibp';
+
+/** How a linear rule applies its map: W·t, W/2·t or |W|/2·t (the halves fold mid/rad into the weights). */
+export type ApplyKind = 'full' | 'half' | 'halfAbs';
 
 /**
  * Emits the nodes of a bound graph. Rules (one per operator family, in rules/) call these helpers;
  * the graph they build is executed by onnxruntime, by the TypeScript reference evaluator, or by tfjs.
  */
 export class BoundEmitter {
-  private readonly boxCache = new Map<number, { am: string; ar: string; bm: string; br: string }>();
+  private readonly rankCache = new Map<number, { mvec: string; rvec: string }>();
   private readonly concreteCache = new Map<Bound, { l: string; u: string }>();
   private counter = 0;
 
@@ -53,80 +52,105 @@ export class BoundEmitter {
   mul(x: string, y: string): string { return this.op('Mul', [x, y]); }
   neg(x: string): string { return this.op('Mul', [x, this.scalar(-1)]); }
   relu(x: string): string { return this.op('Relu', [x]); }
-  abs(x: string): string { return this.add(this.relu(x), this.relu(this.neg(x))); }
-  zerosLike(x: string): string { return this.op('Mul', [x, this.scalar(0)]); }
+  stack(...parts: string[]): string { return this.op('Concat', parts, { axis: 0 }); }
 
-  /** Box centre and radius in α and β, shaped [B, 1, …] to broadcast against rank-`rank` values. */
-  private box(rank: number) {
-    let c = this.boxCache.get(rank);
+  /**
+   * A constant [3B, …] that is `t` (broadcast over the batch) on the c rows and 0 on the a and b
+   * rows: a constant term of a packed bound.
+   */
+  cRows(base: string, t: Tensor, rank: number): string {
+    const dims = [...new Array<number>(Math.max(0, rank - 1 - t.dims.length)).fill(1), ...t.dims.slice(Math.max(0, t.dims.length - (rank - 1)))];
+    const inner = sizeOf(dims);
+    const data = new Float32Array(3 * this.boxes * inner);
+    for (let r = 2 * this.boxes; r < 3 * this.boxes; r++) data.set(t.data.subarray(t.data.length - inner), r * inner);
+    return this.constant(base, { dims: [3 * this.boxes, ...dims], data });
+  }
+
+  /** [3B, 1, …] multipliers giving centre (α_mid, β_mid, 1) and radius (α_rad, β_rad, 0) per row. */
+  private boxVectors(rank: number) {
+    let c = this.rankCache.get(rank);
     if (!c) {
-      const shape = [this.boxes, ...new Array<number>(rank - 1).fill(1)];
-      const r = (x: string) => this.op('Reshape', [x], { shape });
+      const shape = [3 * this.boxes, ...new Array<number>(rank - 1).fill(1)];
       const half = this.scalar(0.5);
       const { alphaLo, alphaHi, betaLo, betaHi } = this.boxInputs;
+      const zeros = this.mul(alphaLo, this.scalar(0));
+      const ones = this.add(zeros, this.scalar(1));
+      const mid = (lo: string, hi: string) => this.mul(this.add(lo, hi), half);
+      const rad = (lo: string, hi: string) => this.mul(this.sub(hi, lo), half);
       c = {
-        am: r(this.mul(this.add(alphaLo, alphaHi), half)),
-        ar: r(this.mul(this.sub(alphaHi, alphaLo), half)),
-        bm: r(this.mul(this.add(betaLo, betaHi), half)),
-        br: r(this.mul(this.sub(betaHi, betaLo), half)),
+        mvec: this.op('Reshape', [this.stack(mid(alphaLo, alphaHi), mid(betaLo, betaHi), ones)], { shape }),
+        rvec: this.op('Reshape', [this.stack(rad(alphaLo, alphaHi), rad(betaLo, betaHi), zeros)], { shape }),
       };
-      this.boxCache.set(rank, c);
+      this.rankCache.set(rank, c);
     }
     return c;
   }
 
-  /** Minimum (sign −1) or maximum (+1) of a·α + b·β + c over each box: exact for a 2-D box. */
-  private extreme(f: Affine, rank: number, sign: 1 | -1): string {
-    const { am, ar, bm, br } = this.box(rank);
-    const centre = this.add(this.add(this.mul(f.a, am), this.mul(f.b, bm)), f.c);
-    const radius = this.add(this.mul(this.abs(f.a), ar), this.mul(this.abs(f.b), br));
-    return sign > 0 ? this.add(centre, radius) : this.sub(centre, radius);
+  /** Sums the a, b and c rows of a packed tensor: [3B, …dims] → [B, …dims]. */
+  private rowSum(t: string, dims: number[], select: number[] = [1, 1, 1]): string {
+    const flat = this.op('Reshape', [t], { shape: [3, this.boxes * sizeOf(dims)] });
+    const picked = this.op('MatMul', [this.constant('select', { dims: [1, 3], data: Float32Array.from(select) }), flat]);
+    return this.op('Reshape', [picked], { shape: [this.boxes, ...dims] });
   }
 
-  /** Constant per-box bounds [l, u] of a bound ([B, …]). */
+  /** One coefficient (0: α, 1: β, 2: constant) of a packed tensor, as [B, …dims]. */
+  part(t: string, dims: number[], k: 0 | 1 | 2): string {
+    return this.rowSum(t, dims, [0, 1, 2].map((i) => (i === k ? 1 : 0)));
+  }
+
+  /** Minimum (−1) or maximum (+1) of a·α + b·β + c over each box: exact for a 2-D box. */
+  private extreme(p: string, dims: number[], sign: 1 | -1): string {
+    const { mvec, rvec } = this.boxVectors(dims.length + 1);
+    const centre = this.mul(p, mvec);
+    const radius = this.mul(this.op('Abs', [p]), rvec);
+    return this.rowSum(sign > 0 ? this.add(centre, radius) : this.sub(centre, radius), dims);
+  }
+
+  /** Constant per-box bounds [l, u] of a bound, each [B, …dims]. */
   concretize(x: Bound): { l: string; u: string } {
     let c = this.concreteCache.get(x);
     if (!c) {
-      c = { l: this.extreme(x.lo, x.rank, -1), u: this.extreme(x.hi, x.rank, 1) };
+      c = { l: this.extreme(x.lo, x.dims, -1), u: this.extreme(x.hi, x.dims, 1) };
       this.concreteCache.set(x, c);
     }
     return c;
   }
 
-  /** A bound that is the constant interval [l, u]. */
-  interval(l: string, u: string, rank: number): Bound {
-    const z = this.zerosLike(l);
-    return { lo: { a: z, b: z, c: l }, hi: { a: z, b: z, c: u }, exact: false, rank };
+  /** Packs per-box constants [B, …] as the c rows of a packed tensor. */
+  private packConstant(t: string): string {
+    const z = this.mul(t, this.scalar(0));
+    return this.stack(z, z, t);
   }
 
-  /** Applies `f` to each of the six tensors of a bound (shape operations, nonnegative maps). */
-  map(x: Bound, f: (t: string, part: 'a' | 'b' | 'c') => string, rank = x.rank): Bound {
-    const lo = { a: f(x.lo.a, 'a'), b: f(x.lo.b, 'b'), c: f(x.lo.c, 'c') };
-    return { lo, hi: x.exact ? lo : { a: f(x.hi.a, 'a'), b: f(x.hi.b, 'b'), c: f(x.hi.c, 'c') }, exact: x.exact, rank };
+  /** A bound that is the constant interval [l, u] (each [B, …dims]). */
+  interval(l: string, u: string, dims: number[]): Bound {
+    return { lo: this.packConstant(l), hi: this.packConstant(u), exact: false, dims };
+  }
+
+  /** Applies `f` to lo and hi (shape operations, nonnegative linear maps). */
+  map(x: Bound, f: (t: string) => string, dims = x.dims): Bound {
+    const lo = f(x.lo);
+    return { lo, hi: x.exact ? lo : f(x.hi), exact: x.exact, dims };
   }
 
   /**
-   * Bounds of W·x + bias for a linear map W: lo' = W·mid − |W|·rad, hi' = W·mid + |W|·rad per part,
-   * mid = (lo + hi)/2 and rad = (hi − lo)/2. `apply(t, abs)` emits W·t (|W|·t when abs); `bias`
-   * adds the constant term to the c part.
+   * Bounds of W·x + bias for a linear map W: lo' = W·mid − |W|·rad and hi' = W·mid + |W|·rad with
+   * mid = (lo + hi)/2, rad = (hi − lo)/2 (the halves are folded into `apply`). `bias` is a packed
+   * constant (c rows only).
    */
-  linear(x: Bound, apply: (t: string, abs: boolean) => string, bias?: (t: string) => string, rank = x.rank): Bound {
-    const withBias = (t: string, part: 'a' | 'b' | 'c') => (part === 'c' && bias ? bias(t) : t);
-    if (x.exact) return this.map(x, (t, part) => withBias(apply(t, false), part), rank);
-    const half = this.scalar(0.5);
-    const parts = (['a', 'b', 'c'] as const).map((k) => {
-      const mid = apply(this.mul(this.add(x.lo[k], x.hi[k]), half), false);
-      const rad = apply(this.mul(this.sub(x.hi[k], x.lo[k]), half), true);
-      return { lo: withBias(this.sub(mid, rad), k), hi: withBias(this.add(mid, rad), k) };
-    });
-    return { lo: { a: parts[0]!.lo, b: parts[1]!.lo, c: parts[2]!.lo }, hi: { a: parts[0]!.hi, b: parts[1]!.hi, c: parts[2]!.hi }, exact: false, rank };
+  linear(x: Bound, apply: (t: string, kind: ApplyKind) => string, bias: string | undefined, dims: number[]): Bound {
+    const withBias = (t: string) => (bias ? this.add(t, bias) : t);
+    if (x.exact) return this.map(x, (t) => withBias(apply(t, 'full')), dims);
+    const mid = apply(this.add(x.lo, x.hi), 'half');
+    const rad = apply(this.sub(x.hi, x.lo), 'halfAbs');
+    return { lo: withBias(this.sub(mid, rad)), hi: withBias(this.add(mid, rad)), exact: false, dims };
   }
 
   /** In IBP mode, bounds collapse to intervals after every operator that is not exact. */
   settle(x: Bound): Bound {
     if (this.mode === 'linear' || x.exact) return x;
     const { l, u } = this.concretize(x);
-    return this.interval(l, u, x.rank);
+    return this.interval(l, u, x.dims);
   }
 
   /**
@@ -136,31 +160,29 @@ export class BoundEmitter {
    */
   reluBound(x: Bound): Bound {
     const { l, u } = this.concretize(x);
-    if (this.mode === 'ibp') return this.interval(this.relu(l), this.relu(u), x.rank);
+    if (this.mode === 'ibp') return this.interval(this.relu(l), this.relu(u), x.dims);
     const up = this.relu(u);
     const lm = this.op('Clip', [l], { max: 0 });
     const den = this.op('Clip', [this.sub(up, lm)], { min: 1e-30 });
     const s = this.op('Div', [up, den]);
     const sUp = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });
-    const lo = { a: this.mul(x.lo.a, s), b: this.mul(x.lo.b, s), c: this.mul(x.lo.c, s) };
-    const hi = { a: this.mul(x.hi.a, sUp), b: this.mul(x.hi.b, sUp), c: this.mul(this.sub(x.hi.c, lm), sUp) };
-    return { lo, hi, exact: false, rank: x.rank };
+    return {
+      lo: this.mul(x.lo, this.stack(s, s, s)),
+      hi: this.mul(this.sub(x.hi, this.packConstant(lm)), this.stack(sUp, sUp, sUp)),
+      exact: false,
+      dims: x.dims,
+    };
   }
 
-  /** Bound of k − x for a constant-free negation (k = 0) or a constant k. */
+  /** Bound of −x. */
   negate(x: Bound): Bound {
-    const n = (f: Affine): Affine => ({ a: this.neg(f.a), b: this.neg(f.b), c: this.neg(f.c) });
-    return { lo: n(x.hi), hi: n(x.lo), exact: x.exact, rank: x.rank };
+    const lo = this.neg(x.hi);
+    return { lo, hi: x.exact ? lo : this.neg(x.lo), exact: x.exact, dims: x.dims };
   }
 
-  /** Adds a constant tensor to the c part. */
+  /** Adds a packed constant (c rows) to a bound. */
   shift(x: Bound, k: string): Bound {
-    return { lo: { ...x.lo, c: this.add(x.lo.c, k) }, hi: x.exact ? { ...x.lo, c: this.add(x.lo.c, k) } : { ...x.hi, c: this.add(x.hi.c, k) }, exact: x.exact, rank: x.rank };
-  }
-
-  /** Broadcasts a tensor to the full [B, …] batch (coefficients may still be shared across boxes). */
-  perBox(t: string, rank: number): string {
-    return this.add(t, this.zerosLike(this.box(rank).am));
+    return this.map(x, (t) => this.add(t, k));
   }
 }
 

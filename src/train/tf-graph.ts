@@ -72,6 +72,8 @@ export class TfGraph {
         return { t: this.conv(node, ins, training), nhwc: true };
       case 'Relu':
         return { t: tf.relu(a!.t), nhwc: a!.nhwc };
+      case 'Abs':
+        return { t: tf.abs(a!.t), nhwc: a!.nhwc };
       case 'Identity':
         return a!;
       case 'Clip': {

@@ -17,7 +17,7 @@ function positive(rng: Rng, n: number): Float32Array {
 /**
  * A convolutional graph with random weights that uses every IR operator: normalisation
  * (Sub/Div/Mul), Pad, Conv (groups, strides, dilations, SAME padding), BatchNormalization, Relu,
- * Clip, MaxPool, AveragePool (both count_include_pad), Concat, residual Add, GlobalAveragePool,
+ * Clip, Abs, MaxPool, AveragePool (both count_include_pad), Concat, residual Add, GlobalAveragePool,
  * Flatten, Gemm, MatMul, Reshape and Identity.
  */
 export function randomConvGraph(seed: number, size = 12): Graph {
@@ -44,6 +44,7 @@ export function randomConvGraph(seed: number, size = 12): Graph {
   c = b.op('Add', [c, y]);
   c = bn(c, 8, 'bn2'); // after Add: stays a BatchNormalization node
   c = b.op('Mul', [c, b.weight('gain', t([1], Float32Array.from([1.5])))]);
+  c = b.op('Add', [b.op('Abs', [b.op('Sub', [c, b.weight('abs.shift', t([1, 8, 1, 1], rng.normals(8, 0.3)))])]), c]);
   const g = b.op('GlobalAveragePool', [c]);
   let f = b.op('Flatten', [g], { axis: 1 });
   f = b.op('Gemm', [f, w('fc.w', [16, 8]), w('fc.b', [16], 0.1)], { transB: 1, alpha: 0.9, beta: 1.1 });

@@ -1,4 +1,4 @@
-import { clipRule, reluRule } from './activation.ts';
+import { absRule, clipRule, reluRule } from './activation.ts';
 import { addRule, divRule, mulRule, subRule } from './elementwise.ts';
 import { batchNormRule, convRule, gemmRule, matmulRule } from './linear.ts';
 import { averagePoolRule, maxPoolRule } from './pooling.ts';
@@ -16,6 +16,7 @@ export const RULES: Record<string, BoundRule> = {
   Mul: mulRule,
   Div: divRule,
   Relu: reluRule,
+  Abs: absRule,
   Clip: clipRule,
   MaxPool: maxPoolRule,
   AveragePool: averagePoolRule,

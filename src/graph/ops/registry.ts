@@ -6,10 +6,10 @@ import { Gemm } from './gemm.ts';
 import { MatMul } from './matmul.ts';
 import { AveragePool, GlobalAveragePool, MaxPool } from './pool.ts';
 import { Concat, Flatten, Pad, Reshape } from './shape.ts';
-import { Clip, Identity, Relu } from './unary.ts';
+import { Abs, Clip, Identity, Relu } from './unary.ts';
 
 const all: OpDef[] = [
-  Conv, Gemm, MatMul, Add, Sub, Mul, Div, Relu, BatchNormalization, MaxPool, AveragePool,
+  Conv, Gemm, MatMul, Add, Sub, Mul, Div, Relu, Abs, BatchNormalization, MaxPool, AveragePool,
   GlobalAveragePool, Pad, Flatten, Reshape, Clip, Identity, Concat,
 ];
 

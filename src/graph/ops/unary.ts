@@ -16,6 +16,14 @@ export const Relu: OpDef = {
   flops: (_node, [x]) => sizeOf(x!),
 };
 
+/** |x|. */
+export const Abs: OpDef = {
+  op: 'Abs',
+  inferShapes: (_node, [x]) => [x!],
+  evaluate: (_node, [x]) => [{ dims: [...x!.dims], data: x!.data.map(Math.abs) }],
+  flops: (_node, [x]) => sizeOf(x!),
+};
+
 /** Passes its input through; removed on import, kept evaluable for raw graphs. */
 export const Identity: OpDef = {
   op: 'Identity',

@@ -117,6 +117,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const optimizer = tf.train.adam(cfg.lr);
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
+  let lastPck = '';
   try {
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs)));
@@ -147,12 +148,13 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         loss.dispose();
         if (!Number.isFinite(l)) throw new LuxcertError(`training diverged at epoch ${epoch} (loss ${l}); lower --lr`);
         lossSum += l * b.n;
-        progress.tick(b.n, `loss ${l.toFixed(3)} ${((s + b.n) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+        progress.tick(b.n, `loss ${l.toFixed(3)}${lastPck} ${((s + b.n) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
       }
       const seconds = (performance.now() - t0) / 1000;
       const v = keypointMetrics(predict(tg, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
       const report: EpochReport = { epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds };
       epochs.push(report);
+      lastPck = ` val PCK@2 ${v.pck['2']!.toFixed(3)}`;
       log.info({ epoch, loss: +report.loss.toFixed(4), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
       tg.writeBack();
       if (v.meanError < bestError) {

@@ -1,7 +1,8 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { evaluateGraph } from '../graph/evaluate.ts';
 import type { Graph } from '../graph/graph.ts';
-import { openSession, runSession } from '../onnx/ort.ts';
+import { LuxcertError } from '../core/errors.ts';
+import { openSession, runSession, type OrtSessionOptions } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
 import { buildBoundGraph, BOUND_OUTPUTS } from './bound-graph.ts';
 import type { Box } from './box.ts';
@@ -39,10 +40,17 @@ export class BoundComputer {
 
   /** Builds the bound graph for a model and opens it on the chosen engine. */
   static async create(model: Graph, options: BoundComputerOptions): Promise<BoundComputer> {
-    const graph = buildBoundGraph(model, options);
-    const session = options.engine === 'onnxruntime' ? await openSession(encodeOnnx(graph)) : undefined;
+    return BoundComputer.open(buildBoundGraph(model, options), options.engine);
+  }
+
+  /** Opens an existing bound graph (a bundle's certifier), with onnxruntime session options. */
+  static async open(graph: Graph, engine: BoundEngine, sessionOptions: OrtSessionOptions = {}): Promise<BoundComputer> {
+    const boxes = Number(graph.metadata['luxcert.bound_graph.boxes']);
+    const mode = graph.metadata['luxcert.bound_graph.mode'] as BoundMode;
+    if (!(boxes > 0) || (mode !== 'linear' && mode !== 'ibp')) throw new LuxcertError(`graph '${graph.name}' is not a luxcert bound graph (no luxcert.bound_graph metadata)`);
+    const session = engine === 'onnxruntime' ? await openSession(encodeOnnx(graph), sessionOptions) : undefined;
     const outShape = graph.outputs[0]!.shape.slice(1) as number[];
-    return new BoundComputer(graph, options, session, outShape.reduce((a, b) => a * b, 1));
+    return new BoundComputer(graph, { boxes, mode, engine }, session, outShape.reduce((a, b) => a * b, 1));
   }
 
   /** Bounds for each box (any number: they are sent in calls of the graph's batch size). */

@@ -5,8 +5,10 @@ import { registerCertify } from './commands/certify.ts';
 import { registerData } from './commands/data.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
+import { registerExport } from './commands/export.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerPlanned } from './commands/planned.ts';
+import { registerRun } from './commands/run.ts';
 import { registerTrain } from './commands/train.ts';
 
 const program = new Command('luxcert')
@@ -21,6 +23,8 @@ registerData(program);
 registerTrain(program);
 registerEval(program);
 registerCertify(program);
+registerExport(program);
+registerRun(program);
 registerDemo(program);
 registerPlanned(program);
 

@@ -12,8 +12,6 @@ interface Planned {
 
 const PLANNED: Planned[] = [
   { name: 'prune', description: 'structured pruning (USN + Wasserstein, or a baseline)', options: [['--model <path>', 'ONNX model'], ['--data <dir>', 'data set folder'], ['--method <m>', 'usn | random | l1 | slimming | nrs'], ['--sparsity <s>', 'fraction of channels to remove'], ['--out <path>', 'pruned ONNX model']] },
-  { name: 'export', description: 'bundle a model with its certifier for the device', options: [['--model <path>', 'ONNX model'], ['--out <dir>', 'bundle folder']] },
-  { name: 'run', description: 'run a bundle on images, video or a camera with per-frame certified bounds', options: [['--bundle <dir>', 'bundle folder'], ['--input <src>', 'image folder | video file | camera:N'], ['--out <path>', 'results.jsonl'], ['--record <path>', 'MCAP recording'], ['--foxglove <port>', 'Foxglove WebSocket port']] },
   { name: 'experiment', description: 'the paper\'s pruning × certification sweep, with a report', options: [] },
 ];
 

@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { boxFromFlags } from '../../certify/box.ts';
+import { exportBundle } from '../../export/bundle.ts';
+import { modelMeta } from '../../model/metadata.ts';
+import { readOnnxFile } from '../../onnx/read.ts';
+import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
+import { numberFlag } from '../options.ts';
+import { action, emit } from '../run-command.ts';
+
+/** Defaults of a bundle: the maximum box and tolerance the runtime certifies against, and its search. */
+export const EXPORT_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance: '2', boxesPerCall: '8', budgetMs: '20', grid: '1' } as const;
+
+/** `luxcert export`: model + certifier + manifest, ready for `luxcert run` on the device. */
+export function registerExport(program: Command): void {
+  const d = EXPORT_DEFAULTS;
+  const cmd = program
+    .command('export')
+    .description('bundle a model with its certifier (ONNX bound graph) and a manifest for the device')
+    .requiredOption('--model <path>', 'ONNX model')
+    .requiredOption('--out <dir>', 'bundle folder (replaced atomically)')
+    .option('--brightness <b>', 'maximum box: β ∈ [−b, b]', d.brightness)
+    .option('--contrast <c>', 'maximum box: α ∈ [1−c, 1+c]', d.contrast)
+    .option('--tolerance <t>', 'pixels (L∞) a keypoint may move', d.tolerance)
+    .option('--boxes-per-call <n>', 'candidate boxes per certifier call', d.boxesPerCall)
+    .option('--budget-ms <ms>', 'default per-frame certification budget', d.budgetMs)
+    .option('--grid <g>', 'certify each candidate box as g × g sub-boxes (larger boxes, more time)', d.grid)
+    .option('--json', 'machine-readable output');
+  addMetaFlags(cmd).action(
+    action((f: MetaFlagValues & { model: string; out: string; brightness: string; contrast: string; tolerance: string; boxesPerCall: string; budgetMs: string; grid: string; json?: boolean }) => {
+      const graph = readOnnxFile(f.model);
+      const meta = modelMeta(graph, f.model, f);
+      const m = exportBundle(graph, meta, f.out, {
+        maxBox: boxFromFlags(numberFlag('--brightness', f.brightness, { min: 0 }), numberFlag('--contrast', f.contrast, { min: 0 })),
+        tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
+        boxesPerCall: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }),
+        budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }),
+        grid: numberFlag('--grid', f.grid, { integer: true, positive: true }),
+      });
+      emit(Boolean(f.json), { bundle: f.out, manifest: m }, () => `wrote bundle ${f.out}: model.onnx, certifier.onnx (${m.search.boxesPerCall} boxes per call), manifest.json; max box α [${m.maxBox.alphaLo}, ${m.maxBox.alphaHi}] × β [${m.maxBox.betaLo}, ${m.maxBox.betaHi}], τ = ${m.tolerance} px`);
+    }),
+  );
+}

@@ -1,0 +1,58 @@
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { LuxcertError } from '../core/errors.ts';
+import { sampleWindow } from '../data/crop.ts';
+import { readImage, type RgbImage } from '../data/image.ts';
+import type { ModelMeta } from '../model/metadata.ts';
+
+/** One frame from a source: the image, or why it could not be read. */
+export interface Frame {
+  id: number;
+  source: string;
+  timestamp: number;
+  image?: RgbImage;
+  error?: string;
+}
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff']);
+
+/** The frames of an image folder in name order; unreadable files become frames with an error. */
+async function* folderFrames(dir: string): AsyncGenerator<Frame> {
+  const files = readdirSync(dir).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+  if (files.length === 0) throw new LuxcertError(`${dir}: no image files (png, jpg, webp, …)`);
+  let id = 0;
+  for (const f of files) {
+    const path = join(dir, f);
+    const frame: Frame = { id: id++, source: path, timestamp: Date.now() };
+    try {
+      frame.image = await readImage(path);
+    } catch (e) {
+      frame.error = (e as Error).message;
+    }
+    yield frame;
+  }
+}
+
+/**
+ * Opens a frame source: an image folder, or (with the optional `@u4/opencv4nodejs`) a video file
+ * or `camera:N`.
+ */
+export function openSource(input: string): AsyncIterable<Frame> {
+  if (!input.startsWith('camera:')) {
+    let isDir = false;
+    try {
+      isDir = statSync(input).isDirectory();
+    } catch {
+      throw new LuxcertError(`${input}: no such file or folder`);
+    }
+    if (isDir) return folderFrames(input);
+  }
+  throw new LuxcertError(`${input}: video files and cameras need the optional package @u4/opencv4nodejs (Debian: apt-get install libopencv-dev; then OPENCV4NODEJS_DISABLE_AUTOBUILD=1 npm install @u4/opencv4nodejs), which this version does not load yet; use an image folder`);
+}
+
+/** The model input of a frame: the centred square, resized to the model's input, scaled to [0, 1]. */
+export function preprocessFrame(img: RgbImage, meta: ModelMeta): Float32Array {
+  const out = new Float32Array(3 * meta.inputSize[0] * meta.inputSize[1]);
+  sampleWindow(img, { cx: img.width / 2, cy: img.height / 2, side: Math.min(img.width, img.height) }, meta.inputSize, meta.pixelScale, out);
+  return out;
+}

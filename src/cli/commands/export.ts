@@ -8,7 +8,7 @@ import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
 /** Defaults of a bundle: the maximum box and tolerance the runtime certifies against, and its search. */
-export const EXPORT_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance: '2', boxesPerCall: '8', budgetMs: '20', grid: '1' } as const;
+export const EXPORT_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance: '2', boxesPerCall: '8', budgetMs: '20', split: '1' } as const;
 
 /** `luxcert export`: model + certifier + manifest, ready for `luxcert run` on the device. */
 export function registerExport(program: Command): void {
@@ -23,10 +23,10 @@ export function registerExport(program: Command): void {
     .option('--tolerance <t>', 'pixels (L∞) a keypoint may move', d.tolerance)
     .option('--boxes-per-call <n>', 'candidate boxes per certifier call', d.boxesPerCall)
     .option('--budget-ms <ms>', 'default per-frame certification budget', d.budgetMs)
-    .option('--grid <g>', 'certify each candidate box as g × g sub-boxes (larger boxes, more time)', d.grid)
+    .option('--split <g>', 'certify each candidate box as g × g sub-boxes (larger boxes, more time)', d.split)
     .option('--json', 'machine-readable output');
   addMetaFlags(cmd).action(
-    action((f: MetaFlagValues & { model: string; out: string; brightness: string; contrast: string; tolerance: string; boxesPerCall: string; budgetMs: string; grid: string; json?: boolean }) => {
+    action((f: MetaFlagValues & { model: string; out: string; brightness: string; contrast: string; tolerance: string; boxesPerCall: string; budgetMs: string; split: string; json?: boolean }) => {
       const graph = readOnnxFile(f.model);
       const meta = modelMeta(graph, f.model, f);
       const m = exportBundle(graph, meta, f.out, {
@@ -34,7 +34,7 @@ export function registerExport(program: Command): void {
         tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
         boxesPerCall: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }),
         budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }),
-        grid: numberFlag('--grid', f.grid, { integer: true, positive: true }),
+        grid: numberFlag('--split', f.split, { integer: true, positive: true }),
       });
       emit(Boolean(f.json), { bundle: f.out, manifest: m }, () => `wrote bundle ${f.out}: model.onnx, certifier.onnx (${m.search.boxesPerCall} boxes per call), manifest.json; max box α [${m.maxBox.alphaLo}, ${m.maxBox.alphaHi}] × β [${m.maxBox.betaLo}, ${m.maxBox.betaHi}], τ = ${m.tolerance} px`);
     }),

@@ -63,11 +63,14 @@ describe('`luxcert demo --quick`', () => {
     const out = join(root, 'demo');
     const r = luxcert('demo', '--quick', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as { model: string; test: { objects: number; pck: Record<string, number> }; backend: string; certification: { pairs: number; certified: number; falsified: number; unknown: number; soundness: { violations: number } } };
+    const s = JSON.parse(r.stdout) as { model: string; test: { objects: number; pck: Record<string, number> }; backend: string; certification: { pairs: number; certified: number; falsified: number; unknown: number; soundness: { violations: number } }; runtime: { processed: number; fps: number } };
     assert.equal(s.test.objects, 40);
     const c = s.certification;
     assert.ok(c.pairs > 0 && c.certified + c.falsified + c.unknown === c.pairs);
     assert.equal(c.soundness.violations, 0);
+    assert.equal(s.runtime.processed, 10);
+    assert.ok(s.runtime.fps > 0);
+    assert.ok(existsSync(join(out, 'bundle', 'manifest.json')) && existsSync(join(out, 'results.jsonl')));
     assert.ok(s.test.pck['8']! >= 0 && s.test.pck['8']! <= 1);
     assert.ok(existsSync(join(out, 'model.onnx')) && existsSync(join(out, 'summary.json')));
     const ev = luxcert('eval', '--model', join(out, 'model.onnx'), '--data', join(out, 'data', 'test'), '--json');

@@ -1,0 +1,73 @@
+// Runtime throughput: inference only vs with per-frame certified boxes, and box size vs budget.
+// Usage: npm run bench:runtime [-- --bundle DIR --input FRAMES_DIR --frames 200]
+// Default: exports luxcert-demo/model.onnx to a temporary bundle and runs it on the demo's test crops.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { boxFromFlags } from '../src/certify/box.ts';
+import { loadDataset, makeBatch } from '../src/data/dataset.ts';
+import { exportBundle, loadBundle } from '../src/export/bundle.ts';
+import { modelMeta } from '../src/model/metadata.ts';
+import { openSession, runSession } from '../src/onnx/ort.ts';
+import { readOnnxFile } from '../src/onnx/read.ts';
+import { searchCertifiedBox } from '../src/runtime/certified-box.ts';
+import { BoundComputer } from '../src/certify/bounds.ts';
+import { decodeKeypoints } from '../src/model/heads.ts';
+import { decodeOnnx, rawToGraph } from '../src/onnx/read.ts';
+
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'luxcert-demo/model.onnx' }, data: { type: 'string', default: 'luxcert-demo/data/test' }, frames: { type: 'string', default: '200' } } });
+if (!existsSync(values.model)) {
+  console.error(`${values.model} not found: run \`npx luxcert demo\` first, or pass --model and --data`);
+  process.exit(1);
+}
+const graph = readOnnxFile(values.model);
+const meta = modelMeta(graph, values.model);
+const dir = join(mkdtempSync(join(tmpdir(), 'luxcert-bench-')), 'bundle');
+exportBundle(graph, meta, dir, { maxBox: boxFromFlags(0.1, 0.1), tolerance: 2, boxesPerCall: 8, budgetMs: 20, grid: 1 });
+const bundle = loadBundle(dir);
+const set = await loadDataset(values.data);
+const n = Math.min(Number(values.frames), set.objects.length);
+const batch = makeBatch(set, Array.from({ length: n }, (_, i) => i), meta.inputSize, meta.cropPadding);
+const plane = 3 * meta.inputSize[0] * meta.inputSize[1];
+const frames = Array.from({ length: n }, (_, i) => batch.x.subarray(i * plane, (i + 1) * plane));
+const dims = [3, ...meta.inputSize];
+const session = await openSession(bundle.model);
+const quantile = (v: number[], q: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))]!;
+
+console.log(`bench:runtime — ${values.model} (${meta.arch ?? '?'}, ${meta.head}), ${n} frames (held-out crops), max box α [0.9, 1.1] × β [−0.1, 0.1], τ = 2 px, onnxruntime CPU, Node ${process.version}`);
+const infer = async (x: Float32Array) => decodeKeypoints(meta, Object.values(await runSession(session, { image: { dims: [1, ...dims], data: x } }))[0]!.data, 1);
+{
+  for (const x of frames.slice(0, 10)) await infer(x);
+  const lat: number[] = [];
+  const t0 = performance.now();
+  for (const x of frames) {
+    const t = performance.now();
+    await infer(x);
+    lat.push(performance.now() - t);
+  }
+  console.log(`inference only: ${(n / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s, p50 ${quantile(lat, 0.5).toFixed(2)} ms, p99 ${quantile(lat, 0.99).toFixed(2)} ms`);
+}
+console.log('\nwith per-frame certified boxes (preprocessed frames; `luxcert run` adds image decoding):');
+console.log('budget ms  boxes/call  split  frames/s  p50 ms  p99 ms  mean extent  mean box α × β');
+const certifier = rawToGraph(decodeOnnx(bundle.certifier, 'certifier.onnx'));
+for (const [budget, boxes, grid] of [[5, 8, 1], [10, 8, 1], [20, 8, 1], [40, 8, 1], [20, 16, 2], [80, 16, 2]] as const) {
+  const bc = boxes === bundle.manifest.search.boxesPerCall ? await BoundComputer.open(certifier, 'onnxruntime') : await BoundComputer.create(graph, { boxes, mode: 'linear', engine: 'onnxruntime' });
+  const lat: number[] = [];
+  let extent = 0;
+  let aw = 0;
+  let bw = 0;
+  const t0 = performance.now();
+  for (const x of frames) {
+    const t = performance.now();
+    const kp = await infer(x);
+    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, grid);
+    lat.push(performance.now() - t);
+    extent += r.extent.reduce((a, c) => a + c, 0) / 4;
+    aw += r.box.alphaHi - r.box.alphaLo;
+    bw += r.box.betaHi - r.box.betaLo;
+  }
+  const fps = n / ((performance.now() - t0) / 1000);
+  console.log(`${String(budget).padStart(9)}  ${String(boxes).padStart(10)}  ${String(grid).padStart(5)}  ${fps.toFixed(1).padStart(8)}  ${quantile(lat, 0.5).toFixed(1).padStart(6)}  ${quantile(lat, 0.99).toFixed(1).padStart(6)}  ${(100 * extent / n).toFixed(1).padStart(10)}%  ±${(aw / n / 2).toFixed(4)} × ±${(bw / n / 2).toFixed(4)}`);
+  await bc.release();
+}

@@ -4,6 +4,7 @@ import { GraphBuilder } from '../graph/builder.ts';
 import type { Graph } from '../graph/graph.ts';
 import { dropUnusedInitializers } from '../graph/passes/drop-unused.ts';
 import { validateGraph } from '../graph/validate.ts';
+import { backwardTail } from './backward.ts';
 import { clipBound } from './rules/activation.ts';
 import { RULES } from './rules/index.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
@@ -14,6 +15,8 @@ export interface BoundGraphOptions {
   /** Boxes per call (a static batch, so every execution provider can plan for it). */
   boxes: number;
   mode: BoundMode;
+  /** Refine the output through the dense tail with backward (CROWN-style) bounds (default: in linear mode). */
+  backward?: boolean;
 }
 
 /** Names of the bound graph's outputs: concrete bounds, and the linear bounds they come from. */
@@ -56,8 +59,16 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
     if (!outDims.every((d) => typeof d === 'number')) throw new LuxcertError(`node '${node.name}' (${node.op}): output [${shapes.get(node.outputs[0]!)}] must be static apart from the batch`);
     values.set(node.outputs[0]!, em.settle(rule({ em, model, node, outDims: outDims as number[] }, ins)));
   }
-  const y = values.get(model.outputs[0]!.name) as Bound;
-  const { l, u } = em.concretize(y);
+  const forward = values.get(model.outputs[0]!.name) as Bound;
+  const backward = opts.mode === 'linear' && opts.backward !== false ? backwardTail(em, model, values, shapes, forward.dims) : undefined;
+  const y = backward ?? forward;
+  let { l, u } = em.concretize(y);
+  if (backward) {
+    // Both bounds are sound: keep the tighter of each (max of lowers, min of uppers).
+    const f = em.concretize(forward);
+    l = em.add(f.l, em.relu(em.sub(l, f.l)));
+    u = em.sub(f.u, em.relu(em.sub(f.u, u)));
+  }
   const named = (name: string, t: string) => b.op('Identity', [t], {}, name);
   const parts = (t: string) => ([0, 1, 2] as const).map((k) => em.part(t, y.dims, k));
   const [la, lb, lc] = parts(y.lo);

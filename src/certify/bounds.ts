@@ -30,6 +30,8 @@ export interface BoundComputerOptions {
   boxes: number;
   mode: BoundMode;
   engine: BoundEngine;
+  /** Backward refinement through the dense tail (default true in linear mode). */
+  backward?: boolean;
 }
 
 const IDENTITY: Box = { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 };

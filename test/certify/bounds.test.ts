@@ -12,6 +12,7 @@ import { openSession, runSession } from '../../src/onnx/ort.ts';
 import { decodeOnnx, rawToGraph } from '../../src/onnx/read.ts';
 import { encodeOnnx } from '../../src/onnx/write.ts';
 import { randomConvGraph } from '../helpers/random-graphs.ts';
+import { buildZooModel } from '../../src/train/zoo.ts';
 
 const BOXES: Box[] = [
   { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 },
@@ -106,5 +107,31 @@ describe('one definition, two executors', () => {
   });
   it('refuses a box without the identity', () => {
     assert.throws(() => checkBox({ alphaLo: 1.1, alphaHi: 1.2, betaLo: 0, betaHi: 0.1 }), /does not contain the identity \(1, 0\)/);
+  });
+});
+
+describe('backward bounds through the dense tail', () => {
+  it('are sound and never looser than forward bounds alone (zoo tiny regression model, random weights)', async () => {
+    const model = buildZooModel({ arch: 'tiny', head: 'regression', keypoints: ['a', 'b', 'c', 'd'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 2 });
+    const rng = new Rng(4);
+    for (const [k, t] of model.initializers) if (k.endsWith('.bias')) t.data.set(rng.normals(t.data.length, 0.2));
+    const image = Float32Array.from({ length: 3 * 16 * 16 }, () => rng.next());
+    const run = async (backward: boolean) => {
+      const bc = await BoundComputer.create(model, { boxes: 4, mode: 'linear', engine: 'onnxruntime', backward });
+      return { nodes: bc.graph.nodes.length, bounds: await bc.bounds(image, [3, 16, 16], BOXES) };
+    };
+    const [tail, forward] = [await run(true), await run(false)];
+    assert.ok(tail.nodes > forward.nodes, 'the tail is refined only when asked');
+    const [withTail, forwardOnly] = [tail.bounds, forward.bounds];
+    let tighter = 0;
+    withTail.forEach((b, i) => b.lower.forEach((l, o) => {
+      const f = forwardOnly[i]!;
+      assert.ok(l >= f.lower[o]! - slack(l) && b.upper[o]! <= f.upper[o]! + slack(b.upper[o]!));
+      if (b.upper[o]! - l < (f.upper[o]! - f.lower[o]!) * 0.99) tighter++;
+    }));
+    assert.ok(tighter > 0, 'backward bounds tighten some output');
+    const r = await violations(model, image, 16, withTail, rng);
+    assert.equal(r.bad, 0);
+    assert.equal(r.linearBad, 0);
   });
 });

@@ -26,7 +26,7 @@ const quantile = (v: number[], q: number) => {
  * dropped, so a slow certifier never builds an unbounded queue. Without `fps`, every frame is
  * processed in turn. Bad frames are reported and skipped.
  */
-export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; onRecord: (r: FrameRecord) => Promise<void> | void }): Promise<StreamStats> {
+export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; onRecord: (r: FrameRecord, frame: Frame) => Promise<void> | void }): Promise<StreamStats> {
   const t0 = performance.now();
   const latencies: number[] = [];
   const stats = { frames: 0, processed: 0, dropped: 0, errors: 0 };
@@ -41,13 +41,13 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
     }
     if (error || !f.image) {
       stats.errors++;
-      await o.onRecord({ ...base, ok: false, error: error ?? 'no image' });
+      await o.onRecord({ ...base, ok: false, error: error ?? 'no image' }, f);
       return;
     }
     const r = await runtime.processFrame(f.image);
     latencies.push(r.latencyMs.total);
     stats.processed++;
-    await o.onRecord({ ...base, ok: true, ...r });
+    await o.onRecord({ ...base, ok: true, ...r }, f);
   };
 
   const iterator = source[Symbol.asyncIterator]();

@@ -32,12 +32,14 @@ describe('export and run', () => {
 
   it('every certified box that run reports survives sampled perturbations in onnxruntime', async () => {
     const out = join(root, 'results.jsonl');
-    const r = luxcert('run', '--bundle', bundle, '--input', frames, '--out', out, '--json');
+    const annotated = join(root, 'annotated');
+    const r = luxcert('run', '--bundle', bundle, '--input', frames, '--out', out, '--annotate', annotated, '--json');
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { processed: number; errors: number; dropped: number };
     assert.deepEqual([summary.processed, summary.errors, summary.dropped], [24, 0, 0]);
     const records = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as FrameRecord);
     assert.equal(records.length, 24);
+    assert.equal(readdirSync(annotated).filter((f) => f.endsWith('.png')).length, 24, 'one annotated image per frame');
     const b = loadBundle(bundle);
     const runtime = await Runtime.open(b, { providers: ['cpu'] });
     const runner = await ModelRunner.open(b.model, b.manifest.meta);

@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { log } from '../../core/logger.ts';
 import { loadBundle } from '../../export/bundle.ts';
+import { annotateFrame } from '../../runtime/annotate.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags { bundle: string; input: string; out?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; threads?: string; json?: boolean }
+interface Flags { bundle: string; input: string; out?: string; annotate?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; threads?: string; json?: boolean }
 
 /** `luxcert run`: keypoints and the certified brightness/contrast box for every frame. */
 export function registerRun(program: Command): void {
@@ -19,6 +20,7 @@ export function registerRun(program: Command): void {
     .requiredOption('--bundle <dir>', 'bundle folder from luxcert export')
     .requiredOption('--input <src>', 'image folder (video files and camera:N need @u4/opencv4nodejs)')
     .option('--out <path>', 'results.jsonl: one JSON line per frame')
+    .option('--annotate <dir>', 'write each frame with keypoints, tolerance squares coloured by verdict and the certified box')
     .option('--budget-ms <ms>', 'per-frame certification budget (default: the bundle\'s)')
     .option('--fps <n>', 'feed frames at this rate; frames that arrive while the certifier is busy are dropped and counted')
     .option('--limit <n>', 'stop after n frames')
@@ -44,9 +46,12 @@ export function registerRun(program: Command): void {
         const stats = await runStream(runtime, source, {
           ...(f.fps ? { fps: numberFlag('--fps', f.fps, { positive: true }) } : {}),
           ...(f.limit ? { limit: numberFlag('--limit', f.limit, { integer: true, positive: true }) } : {}),
-          onRecord: (r) => {
+          onRecord: async (r, frame) => {
             if (!r.ok) log.warn({ frame: r.frame, source: r.source, error: r.error }, 'frame skipped');
-            else boxes.push((r.extent[0] + r.extent[1] + r.extent[2] + r.extent[3]) / 4);
+            else {
+              boxes.push((r.extent[0] + r.extent[1] + r.extent[2] + r.extent[3]) / 4);
+              if (f.annotate) await annotateFrame(frame.image!, r, bundle.manifest.meta, join(f.annotate, `frame-${String(r.frame).padStart(6, '0')}.png`));
+            }
             if (fd !== undefined) writeSync(fd, `${JSON.stringify(r)}\n`);
           },
         });

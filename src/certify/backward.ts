@@ -88,12 +88,9 @@ export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string,
     } else {
       // ReLU on z = the node's input, relaxed with the forward pass's per-box bounds and slopes.
       const { l, u } = em.concretize(values.get(n.inputs[0]!) as Bound);
-      const up = em.relu(u);
-      const lm = em.op('Clip', [l], { max: 0 });
-      const s = em.op('Div', [up, em.op('Clip', [em.sub(up, lm)], { min: 1e-30 })]);
-      const sUp = em.op('Clip', [em.mul(s, em.scalar(1 + 2 ** -19))], { max: 1 });
+      const { lower, upper, shift } = em.reluSlopes(l, u);
       const row = (t: string) => em.op('Reshape', [t], { shape: [B, 1, nIn] });
-      const shiftCol = em.op('Reshape', [em.neg(em.mul(sUp, lm))], { shape: [B, nIn, 1] });
+      const shiftCol = em.op('Reshape', [shift], { shape: [B, nIn, 1] });
       const split = (lam: string) => {
         const pos = em.relu(lam);
         return { pos, neg: em.sub(lam, pos) };
@@ -102,8 +99,8 @@ export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string,
       const U = split(lamU);
       offL = em.add(offL, em.op('MatMul', [L.neg, shiftCol]));
       offU = em.add(offU, em.op('MatMul', [U.pos, shiftCol]));
-      lamL = em.add(em.mul(L.pos, row(s)), em.mul(L.neg, row(sUp)));
-      lamU = em.add(em.mul(U.pos, row(sUp)), em.mul(U.neg, row(s)));
+      lamL = em.add(em.mul(L.pos, row(lower)), em.mul(L.neg, row(upper)));
+      lamU = em.add(em.mul(U.pos, row(upper)), em.mul(U.neg, row(lower)));
     }
   }
   // Substitute the anchor's forward bounds: Λ·mid ∓ |Λ|·rad per coefficient row.

@@ -8,7 +8,7 @@ import { backwardTail } from './backward.ts';
 import { clipBound } from './rules/activation.ts';
 import { RULES } from './rules/index.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
-import { BoundEmitter, type Bound, type BoundMode } from './emitter.ts';
+import { BoundEmitter, type Bound, type BoundMode, type LowerSlope } from './emitter.ts';
 
 /** Options of the bound graph. */
 export interface BoundGraphOptions {
@@ -17,6 +17,8 @@ export interface BoundGraphOptions {
   mode: BoundMode;
   /** Refine the output through the dense tail with backward (CROWN-style) bounds (default: in linear mode). */
   backward?: boolean;
+  /** ReLU lower-line slope (default parallel). */
+  lowerSlope?: LowerSlope;
 }
 
 /** Names of the bound graph's outputs: concrete bounds, and the linear bounds they come from. */
@@ -41,7 +43,7 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   for (const [k, t] of model.initializers) b.weight(k, t);
   const image = b.input('image', [1, ...(dims as number[])]);
   const boxInputs = { alphaLo: b.input('alpha_lo', [opts.boxes]), alphaHi: b.input('alpha_hi', [opts.boxes]), betaLo: b.input('beta_lo', [opts.boxes]), betaHi: b.input('beta_hi', [opts.boxes]) };
-  const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs);
+  const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs, opts.lowerSlope);
   const imageDims = dims as number[];
   // The camera model: z = α·x + β is exactly linear in (α, β) (rows: a = x, b = 1, c = 0); the clip to [0, 1] is relaxed.
   const onesB = em.op('Reshape', [em.add(em.mul(boxInputs.alphaLo, em.scalar(0)), em.scalar(1))], { shape: [opts.boxes, 1, 1, 1] });

@@ -6,7 +6,7 @@ import { openSession, runSession, type OrtSessionOptions } from '../onnx/ort.ts'
 import { encodeOnnx } from '../onnx/write.ts';
 import { buildBoundGraph, BOUND_OUTPUTS } from './bound-graph.ts';
 import type { Box } from './box.ts';
-import type { BoundMode } from './emitter.ts';
+import type { BoundMode, LowerSlope } from './emitter.ts';
 
 /** Bounds on the model output for one box: concrete, and the linear functions of (α, β) behind them. */
 export interface BoxBounds {
@@ -32,6 +32,8 @@ export interface BoundComputerOptions {
   engine: BoundEngine;
   /** Backward refinement through the dense tail (default true in linear mode). */
   backward?: boolean;
+  /** ReLU lower-line slope (default parallel). */
+  lowerSlope?: LowerSlope;
 }
 
 const IDENTITY: Box = { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 };

@@ -20,6 +20,9 @@ export interface Bound {
 /** How bounds propagate: symbolic linear functions, or plain intervals (IBP). */
 export type BoundMode = 'linear' | 'ibp';
 
+/** The ReLU lower line's slope: the chord's (parallel to the upper line) or CROWN-Ada's [u > −l]. */
+export type LowerSlope = 'parallel' | 'adaptive';
+
 /** How a linear rule applies its map: W·t, W/2·t or |W|/2·t (the halves fold mid/rad into the weights). */
 export type ApplyKind = 'full' | 'half' | 'halfAbs';
 
@@ -32,7 +35,22 @@ export class BoundEmitter {
   private readonly concreteCache = new Map<Bound, { l: string; u: string }>();
   private counter = 0;
 
-  constructor(readonly b: GraphBuilder, readonly mode: BoundMode, readonly boxes: number, private readonly boxInputs: { alphaLo: string; alphaHi: string; betaLo: string; betaHi: string }) {}
+  constructor(readonly b: GraphBuilder, readonly mode: BoundMode, readonly boxes: number, private readonly boxInputs: { alphaLo: string; alphaHi: string; betaLo: string; betaHi: string }, readonly lowerSlope: LowerSlope = 'parallel') {}
+
+  /**
+   * The per-box slopes of a ReLU's relaxation from its concrete pre-activation bounds: `lower` for
+   * the lower line, `upper` for the chord (tilted outwards by 2⁻¹⁹ against float32 rounding; any
+   * slope in [chord, 1] is sound), and `shift` = −upper·l⁻, the chord's offset.
+   */
+  reluSlopes(l: string, u: string): { lower: string; upper: string; shift: string } {
+    const up = this.relu(u);
+    const lm = this.op('Clip', [l], { max: 0 });
+    const s = this.op('Div', [up, this.op('Clip', [this.sub(up, lm)], { min: 1e-30 })]);
+    const upper = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });
+    // Any lower slope in [0, 1] is sound; the clipped step is 1 where u > −l, else 0.
+    const lower = this.lowerSlope === 'adaptive' ? this.op('Clip', [this.mul(this.add(up, lm), this.scalar(1e30))], { min: 0, max: 1 }) : s;
+    return { lower, upper, shift: this.neg(this.mul(upper, lm)) };
+  }
 
   /** A new constant initializer. */
   constant(base: string, t: Tensor): string {
@@ -154,21 +172,16 @@ export class BoundEmitter {
   }
 
   /**
-   * ReLU relaxation per box: with l, u the concrete bounds, s = u⁺ / (u⁺ − l⁻) (1 when stable
-   * active, 0 when stable inactive); lower = s·lo, upper = s'·(hi − l⁻) with s' = min(1, s·(1 + 2⁻¹⁹)),
-   * so float32 rounding cannot put the chord below the ReLU (any slope in [chord, 1] is sound).
+   * ReLU relaxation per box: with l, u the concrete bounds, the chord slope s = u⁺ / (u⁺ − l⁻) (1 when
+   * stable active, 0 when stable inactive); lower = λ·lo (λ per `lowerSlope`), upper = s'·hi − s'·l⁻.
    */
   reluBound(x: Bound): Bound {
     const { l, u } = this.concretize(x);
     if (this.mode === 'ibp') return this.interval(this.relu(l), this.relu(u), x.dims);
-    const up = this.relu(u);
-    const lm = this.op('Clip', [l], { max: 0 });
-    const den = this.op('Clip', [this.sub(up, lm)], { min: 1e-30 });
-    const s = this.op('Div', [up, den]);
-    const sUp = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });
+    const { lower, upper, shift } = this.reluSlopes(l, u);
     return {
-      lo: this.mul(x.lo, this.stack(s, s, s)),
-      hi: this.mul(this.sub(x.hi, this.packConstant(lm)), this.stack(sUp, sUp, sUp)),
+      lo: this.mul(x.lo, this.stack(lower, lower, lower)),
+      hi: this.add(this.mul(x.hi, this.stack(upper, upper, upper)), this.packConstant(shift)),
       exact: false,
       dims: x.dims,
     };

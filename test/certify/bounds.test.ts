@@ -53,14 +53,14 @@ async function violations(model: Graph, image: Float32Array, size: number, bound
 describe('bound graph soundness: sampled perturbations run in onnxruntime stay inside the bounds', () => {
   for (const seed of [1, 2, 3]) {
     for (const simplify of [true, false]) {
-      for (const mode of ['linear', 'ibp'] as const) {
-        it(`random graph ${seed} (${simplify ? 'BatchNorm folded' : 'raw: BatchNorm and Identity as nodes'}), ${mode}`, async () => {
+      for (const [mode, lowerSlope] of [['linear', 'parallel'], ['linear', 'adaptive'], ['ibp', 'parallel']] as const) {
+        it(`random graph ${seed} (${simplify ? 'BatchNorm folded' : 'raw: BatchNorm and Identity as nodes'}), ${mode}${mode === 'linear' ? `, ${lowerSlope} ReLU lower slope` : ''}`, async () => {
           const size = 10 + seed;
           const model = rawToGraph(decodeOnnx(encodeOnnx(randomConvGraph(seed, size)), 'random.onnx'), { simplify });
           if (!simplify) assert.deepEqual(SUPPORTED_ONNX_OPS.filter((op) => op !== 'Constant' && !model.nodes.some((n) => n.op === op)), [], 'every operator is exercised');
           const rng = new Rng(seed * 17);
           const image = Float32Array.from({ length: 3 * size * size }, () => (rng.next() < 0.1 ? 1 : rng.next()));
-          const bc = await BoundComputer.create(model, { boxes: 3, mode, engine: 'onnxruntime' });
+          const bc = await BoundComputer.create(model, { boxes: 3, mode, engine: 'onnxruntime', lowerSlope });
           const bounds = await bc.bounds(image, [3, size, size], BOXES);
           await bc.release();
           const r = await violations(model, image, size, bounds, rng);

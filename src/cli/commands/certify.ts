@@ -19,7 +19,7 @@ export const CERTIFY_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance:
 
 interface Flags extends MetaFlagValues {
   model: string; data: string; brightness: string; contrast: string; tolerance: string; reference: string; budgetMs: string; maxBoxes: string;
-  boxesPerCall: string; mode: string; limit?: string; check: string; seed: string; json?: boolean; csv?: string; saveInputs?: string;
+  boxesPerCall: string; mode: string; reluLower: string; limit?: string; check: string; seed: string; json?: boolean; csv?: string; saveInputs?: string;
 }
 
 const list = (flag: string, v: string, opts: { min?: number } = {}) => v.split(',').map((s) => numberFlag(flag, s, opts));
@@ -57,6 +57,7 @@ export function registerCertify(program: Command): void {
     .option('--max-boxes <n>', 'sub-boxes bounded per image at most', d.maxBoxes)
     .option('--boxes-per-call <n>', 'sub-boxes per bound-graph call', d.boxesPerCall)
     .option('--mode <m>', 'linear (forward linear bounds) | ibp (intervals)', d.mode)
+    .option('--relu-lower <s>', 'ReLU lower-line slope: parallel (to the chord) | adaptive (CROWN-Ada)', 'parallel')
     .option('--limit <n>', 'certify only the first n objects')
     .option('--check <n>', 'run n sampled perturbations per certified claim in onnxruntime and report violations', d.check)
     .option('--seed <n>', 'seed of the sampled perturbations', d.seed)
@@ -72,10 +73,11 @@ export function registerCertify(program: Command): void {
       const boxes = Array.from({ length: n }, (_, i) => boxFromFlags(bs[Math.min(i, bs.length - 1)]!, cs[Math.min(i, cs.length - 1)]!));
       if (f.reference !== 'truth' && f.reference !== 'prediction') throw new LuxcertError(`--reference must be truth or prediction, got '${f.reference}'`);
       if (f.mode !== 'linear' && f.mode !== 'ibp') throw new LuxcertError(`--mode must be linear or ibp, got '${f.mode}'`);
+      if (f.reluLower !== 'parallel' && f.reluLower !== 'adaptive') throw new LuxcertError(`--relu-lower must be parallel or adaptive, got '${f.reluLower}'`);
       const graph = readOnnxFile(f.model);
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);
-      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime' });
+      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower });
       const runner = await ModelRunner.open(readModelBytes(f.model), meta);
       if (f.saveInputs) mkdirSync(f.saveInputs, { recursive: true });
       const r = await certifySet(bounds, runner, meta, set, {

@@ -5,8 +5,3 @@
 export class LuxcertError extends Error {
   override readonly name = 'LuxcertError';
 }
-
-/** Throws a LuxcertError with `message` when `condition` is false. */
-export function ensure(condition: unknown, message: string | (() => string)): asserts condition {
-  if (!condition) throw new LuxcertError(typeof message === 'string' ? message : message());
-}

@@ -8,6 +8,7 @@ import { registerEval } from './commands/eval.ts';
 import { registerExport } from './commands/export.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerPlanned } from './commands/planned.ts';
+import { registerPrune } from './commands/prune.ts';
 import { registerRun } from './commands/run.ts';
 import { registerTrain } from './commands/train.ts';
 
@@ -22,6 +23,7 @@ registerInspect(program);
 registerData(program);
 registerTrain(program);
 registerEval(program);
+registerPrune(program);
 registerCertify(program);
 registerExport(program);
 registerRun(program);

@@ -11,7 +11,6 @@ interface Planned {
 }
 
 const PLANNED: Planned[] = [
-  { name: 'prune', description: 'structured pruning (USN + Wasserstein, or a baseline)', options: [['--model <path>', 'ONNX model'], ['--data <dir>', 'data set folder'], ['--method <m>', 'usn | random | l1 | slimming | nrs'], ['--sparsity <s>', 'fraction of channels to remove'], ['--out <path>', 'pruned ONNX model']] },
   { name: 'experiment', description: 'the paper\'s pruning × certification sweep, with a report', options: [] },
 ];
 

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { LuxcertError } from '../../core/errors.ts';
+import { loadDataset } from '../../data/dataset.ts';
+import { modelMeta } from '../../model/metadata.ts';
+import { readOnnxFile } from '../../onnx/read.ts';
+import { writeOnnxFile } from '../../onnx/write.ts';
+import { pruneModel } from '../../prune/prune-model.ts';
+import { SCORE_METHODS, type ScoreMethod } from '../../prune/scores.ts';
+import { initBackend } from '../../train/backend.ts';
+import { compact } from '../format.ts';
+import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
+import { numberFlag } from '../options.ts';
+import { action, emit } from '../run-command.ts';
+
+const PLANNED_METHODS = ['usn', 'nrs'];
+
+interface Flags extends MetaFlagValues {
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+}
+
+/** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
+export function registerPrune(program: Command): void {
+  const cmd = program
+    .command('prune')
+    .description('structured pruning: remove whole channels (dependency groups), fine-tune between rounds')
+    .requiredOption('--model <path>', 'ONNX model (luxcert-trained, or with the metadata flags)')
+    .requiredOption('--data <dir>', 'data set folder for fine-tuning')
+    .requiredOption('--method <m>', `${SCORE_METHODS.join(' | ')} (usn and nrs: not implemented yet)`)
+    .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
+    .requiredOption('--out <path>', 'pruned ONNX model')
+    .option('--rounds <r>', 'progressive rounds', '2')
+    .option('--epochs <e>', 'fine-tuning epochs after each round', '3')
+    .option('--min-width <n>', 'channels every group keeps at least', '2')
+    .option('--lr <x>', 'fine-tuning learning rate', '1e-3')
+    .option('--batch-size <n>', 'fine-tuning batch size', '32')
+    .option('--seed <n>', 'random seed', '1')
+    .option('--backend <name>', 'tfjs backend for fine-tuning')
+    .option('--json', 'machine-readable output');
+  addMetaFlags(cmd).action(
+    action(async (f: Flags) => {
+      if (PLANNED_METHODS.includes(f.method)) throw new LuxcertError(`--method ${f.method} is not implemented in this version yet (available: ${SCORE_METHODS.join(', ')})`);
+      if (!(SCORE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${[...SCORE_METHODS, ...PLANNED_METHODS].join(', ')})`);
+      // BatchNorm stays as nodes: slimming reads its scales and fine-tuning trains it.
+      const graph = readOnnxFile(f.model, { simplify: false });
+      const meta = modelMeta(graph, f.model, f);
+      const set = await loadDataset(f.data);
+      if (f.backend) await initBackend(f.backend);
+      const sparsity = numberFlag('--sparsity', f.sparsity, { min: 0 });
+      const report = await pruneModel(graph, meta, set, {
+        method: f.method as ScoreMethod,
+        sparsity,
+        rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
+        epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
+        minWidth: numberFlag('--min-width', f.minWidth, { integer: true, positive: true }),
+        seed: numberFlag('--seed', f.seed, { integer: true }),
+        lr: numberFlag('--lr', f.lr, { positive: true }),
+        batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
+        out: f.out,
+      });
+      Object.assign(graph.metadata, { 'luxcert.prune.method': f.method, 'luxcert.prune.sparsity': String(sparsity), 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` });
+      writeOnnxFile(f.out, graph);
+      const last = report.rounds[report.rounds.length - 1]!.validation;
+      emit(Boolean(f.json), { model: f.model, out: f.out, method: f.method, sparsity, ...report }, () =>
+        [
+          `wrote ${f.out} (${f.method}, ${report.rounds.length} round(s))`,
+          `channels ${report.channels.before} → ${report.channels.after}, parameters ${compact(report.params.before)} → ${compact(report.params.after)}, FLOPs ${compact(report.flops.before)} → ${compact(report.flops.after)}`,
+          last ? `validation after fine-tuning: PCK@2px ${last.pck['2']!.toFixed(3)}, mean error ${last.meanError.toFixed(2)} px` : 'not fine-tuned (--epochs 0)',
+        ].join('\n'),
+      );
+    }),
+  );
+}

@@ -1,0 +1,80 @@
+import { LuxcertError } from '../core/errors.ts';
+import { log } from '../core/logger.ts';
+import { Rng } from '../core/random.ts';
+import type { LoadedSet } from '../data/dataset.ts';
+import { DEFAULT_AUGMENT } from '../data/dataset.ts';
+import type { Graph } from '../graph/graph.ts';
+import { graphStats } from '../graph/stats.ts';
+import type { ModelMeta } from '../model/metadata.ts';
+import { trainModel, type TrainResult } from '../train/trainer.ts';
+import { channelGroups } from './groups.ts';
+import { removeChannels } from './remove-channels.ts';
+import { channelScores, type ScoreMethod } from './scores.ts';
+
+/** Settings of the progressive pipeline: score → prune a fraction → fine-tune, repeated. */
+export interface PruneOptions {
+  method: ScoreMethod;
+  /** Fraction of the prunable channels to remove in the end. */
+  sparsity: number;
+  rounds: number;
+  /** Fine-tuning epochs after each round (0: none). */
+  epochs: number;
+  /** Channels every group keeps at least. */
+  minWidth: number;
+  seed: number;
+  lr: number;
+  batchSize: number;
+  /** Where the fine-tuned model is written (atomically, as it improves). */
+  out: string;
+}
+
+/** Before/after figures of a pruning run. */
+export interface PruneReport {
+  channels: { before: number; after: number };
+  params: { before: number; after: number };
+  flops: { before: number; after: number };
+  rounds: { round: number; channels: number; validation?: TrainResult['best'] }[];
+}
+
+/** Prunes a model in place with the progressive pipeline, fine-tuning on `set` between rounds. */
+export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, o: PruneOptions): Promise<PruneReport> {
+  if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new LuxcertError(`--sparsity must be in [0, 1), got ${o.sparsity}`);
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new LuxcertError(`--rounds must be a positive integer, got ${o.rounds}`);
+  const rng = new Rng(o.seed);
+  const original = new Map(channelGroups(graph).filter((g) => !g.blocked).map((g) => [g.id, g.channels]));
+  if (original.size === 0) throw new LuxcertError('the model has no prunable channel group');
+  const total = [...original.values()].reduce((a, b) => a + b, 0);
+  if (o.method === 'slimming' && !channelGroups(graph).some((g) => !g.blocked && g.uses.some((u) => u.kind === 'batchnorm'))) {
+    throw new LuxcertError('slimming needs BatchNorm scales, and no prunable channel group has a BatchNorm (keep BatchNorm as nodes, or use another method)');
+  }
+  const statsBefore = graphStats(graph);
+  const report: PruneReport = { channels: { before: total, after: total }, params: { before: statsBefore.params, after: 0 }, flops: { before: statsBefore.flops, after: 0 }, rounds: [] };
+  for (let r = 1; r <= o.rounds; r++) {
+    const fraction = (o.sparsity * r) / o.rounds;
+    // Groups are found anew each round (edits keep their order, so ids stay stable).
+    for (const group of channelGroups(graph)) {
+      const width = original.get(group.id);
+      if (group.blocked || width === undefined) continue;
+      const target = Math.max(Math.min(o.minWidth, width), Math.round(width * (1 - fraction)));
+      if (target >= group.channels) continue;
+      const scores = channelScores(graph, group, o.method, rng);
+      // Slimming only ranks channels that pass through a BatchNorm; other groups keep their width.
+      if (!scores) continue;
+      const keep = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, target).sort((a, b) => a - b);
+      removeChannels(graph, group, keep);
+    }
+    const channels = channelGroups(graph).filter((g) => !g.blocked).reduce((a, g) => a + g.channels, 0);
+    log.info({ round: r, channels, of: total }, 'pruned');
+    let validation: TrainResult['best'] | undefined;
+    if (o.epochs > 0) {
+      const t = await trainModel(graph, meta, set, { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out });
+      validation = t.best;
+    }
+    report.rounds.push({ round: r, channels, ...(validation ? { validation } : {}) });
+    report.channels.after = channels;
+  }
+  const after = graphStats(graph);
+  report.params.after = after.params;
+  report.flops.after = after.flops;
+  return report;
+}

@@ -9,11 +9,23 @@ import type { ModelMeta } from '../model/metadata.ts';
 import { trainModel, type TrainResult } from '../train/trainer.ts';
 import { channelGroups } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
-import { channelScores, type ScoreMethod } from './scores.ts';
+import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
+import { usnScores } from './usn.ts';
+import type { Box } from '../certify/box.ts';
+import { makeBatch, shuffle } from '../data/dataset.ts';
 
 /** Settings of the progressive pipeline: score → prune a fraction → fine-tune, repeated. */
+/** Pruning criteria: the static ones of scores.ts, and USN, measured under the perturbation box. */
+export type PruneMethod = ScoreMethod | 'usn';
+export const PRUNE_METHODS: readonly PruneMethod[] = [...SCORE_METHODS, 'usn'];
+
 export interface PruneOptions {
-  method: ScoreMethod;
+  method: PruneMethod;
+  /** The perturbation box USN is measured under. */
+  box: Box;
+  /** Images and perturbations per image sampled for USN. */
+  usnImages: number;
+  usnPerturbations: number;
   /** Fraction of the prunable channels to remove in the end. */
   sparsity: number;
   rounds: number;
@@ -48,16 +60,22 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     throw new LuxcertError('slimming needs BatchNorm scales, and no prunable channel group has a BatchNorm (keep BatchNorm as nodes, or use another method)');
   }
   const statsBefore = graphStats(graph);
+  const sampleIdx = set.objects.map((_, i) => i);
+  shuffle(sampleIdx, new Rng(o.seed));
+  const plane = 3 * meta.inputSize[0] * meta.inputSize[1];
+  const sample = o.method === 'usn' ? makeBatch(set, sampleIdx.slice(0, o.usnImages), meta.inputSize, meta.cropPadding) : undefined;
+  const usnSample = sample ? Array.from({ length: sample.n }, (_, i) => sample.x.subarray(i * plane, (i + 1) * plane)) : [];
   const report: PruneReport = { channels: { before: total, after: total }, params: { before: statsBefore.params, after: 0 }, flops: { before: statsBefore.flops, after: 0 }, rounds: [] };
   for (let r = 1; r <= o.rounds; r++) {
     const fraction = (o.sparsity * r) / o.rounds;
     // Groups are found anew each round (edits keep their order, so ids stay stable).
-    for (const group of channelGroups(graph)) {
-      const width = original.get(group.id);
-      if (group.blocked || width === undefined) continue;
+    const groups = channelGroups(graph).filter((g) => !g.blocked && original.has(g.id));
+    const usn = o.method === 'usn' ? await usnScores(graph, groups, { box: o.box, images: usnSample, imageDims: [3, ...meta.inputSize], perturbations: o.usnPerturbations, seed: o.seed + r }) : undefined;
+    for (const group of groups) {
+      const width = original.get(group.id)!;
       const target = Math.max(Math.min(o.minWidth, width), Math.round(width * (1 - fraction)));
       if (target >= group.channels) continue;
-      const scores = channelScores(graph, group, o.method, rng);
+      const scores = usn ? usn.get(group.id)!.usn : channelScores(graph, group, o.method as ScoreMethod, rng);
       // Slimming only ranks channels that pass through a BatchNorm; other groups keep their width.
       if (!scores) continue;
       const keep = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, target).sort((a, b) => a - b);

@@ -3,7 +3,7 @@ import { intAttr } from '../graph/attrs.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ChannelGroup } from './groups.ts';
 
-/** Pruning criteria available so far; a higher score means the channel is kept. */
+/** Criteria computed from the weights alone; a higher score means the channel is kept. */
 export const SCORE_METHODS = ['random', 'l1', 'slimming'] as const;
 export type ScoreMethod = (typeof SCORE_METHODS)[number];
 

@@ -55,9 +55,18 @@ describe('luxcert prune', () => {
     assert.deepEqual(y.dims, [1, 4, 2]);
   });
 
+  it('usn: channels ranked by the Unbiased-and-Smooth-Neuron score measured under the box', () => {
+    const out = join(root, 'usn.onnx');
+    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'usn', '--sparsity', '0.4', '--rounds', '1', '--epochs', '0', '--usn-images', '16', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.ok(rep.channels.after < rep.channels.before && rep.params.after < rep.params.before);
+    assert.equal(readOnnxFile(out).metadata['luxcert.prune.method'], 'usn');
+  });
+
   it('refuses what it cannot do, in one line', () => {
     const cases: [string[], RegExp][] = [
-      [['--method', 'usn', '--sparsity', '0.5'], /--method usn is not implemented in this version yet/],
+      [['--method', 'nrs', '--sparsity', '0.5'], /--method nrs is not implemented in this version yet/],
       [['--method', 'magic', '--sparsity', '0.5'], /unknown --method 'magic'/],
       [['--method', 'l1', '--sparsity', '1'], /--sparsity must be in \[0, 1\)/],
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],

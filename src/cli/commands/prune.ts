@@ -4,18 +4,18 @@ import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
-import { pruneModel } from '../../prune/prune-model.ts';
-import { SCORE_METHODS, type ScoreMethod } from '../../prune/scores.ts';
+import { pruneModel, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { boxFromFlags } from '../../certify/box.ts';
 import { initBackend } from '../../train/backend.ts';
 import { compact } from '../format.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-const PLANNED_METHODS = ['usn', 'nrs'];
+const PLANNED_METHODS = ['nrs'];
 
 interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -25,10 +25,14 @@ export function registerPrune(program: Command): void {
     .description('structured pruning: remove whole channels (dependency groups), fine-tune between rounds')
     .requiredOption('--model <path>', 'ONNX model (luxcert-trained, or with the metadata flags)')
     .requiredOption('--data <dir>', 'data set folder for fine-tuning')
-    .requiredOption('--method <m>', `${SCORE_METHODS.join(' | ')} (usn and nrs: not implemented yet)`)
+    .requiredOption('--method <m>', `${PRUNE_METHODS.join(' | ')} (nrs: not implemented yet)`)
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model')
     .option('--rounds <r>', 'progressive rounds', '2')
+    .option('--brightness <b>', 'USN: β ∈ [−b, b] of the box it is measured under', '0.1')
+    .option('--contrast <c>', 'USN: α ∈ [1−c, 1+c]', '0.1')
+    .option('--usn-images <n>', 'USN: images sampled', '64')
+    .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', '12')
     .option('--epochs <e>', 'fine-tuning epochs after each round', '3')
     .option('--min-width <n>', 'channels every group keeps at least', '2')
     .option('--lr <x>', 'fine-tuning learning rate', '1e-3')
@@ -38,8 +42,8 @@ export function registerPrune(program: Command): void {
     .option('--json', 'machine-readable output');
   addMetaFlags(cmd).action(
     action(async (f: Flags) => {
-      if (PLANNED_METHODS.includes(f.method)) throw new LuxcertError(`--method ${f.method} is not implemented in this version yet (available: ${SCORE_METHODS.join(', ')})`);
-      if (!(SCORE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${[...SCORE_METHODS, ...PLANNED_METHODS].join(', ')})`);
+      if (PLANNED_METHODS.includes(f.method)) throw new LuxcertError(`--method ${f.method} is not implemented in this version yet (available: ${PRUNE_METHODS.join(', ')})`);
+      if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${[...PRUNE_METHODS, ...PLANNED_METHODS].join(', ')})`);
       // BatchNorm stays as nodes: slimming reads its scales and fine-tuning trains it.
       const graph = readOnnxFile(f.model, { simplify: false });
       const meta = modelMeta(graph, f.model, f);
@@ -47,7 +51,10 @@ export function registerPrune(program: Command): void {
       if (f.backend) await initBackend(f.backend);
       const sparsity = numberFlag('--sparsity', f.sparsity, { min: 0 });
       const report = await pruneModel(graph, meta, set, {
-        method: f.method as ScoreMethod,
+        method: f.method as PruneMethod,
+        box: boxFromFlags(numberFlag('--brightness', f.brightness, { min: 0 }), numberFlag('--contrast', f.contrast, { min: 0 })),
+        usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
+        usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
         sparsity,
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),

@@ -1,0 +1,109 @@
+import { Rng } from '../core/random.ts';
+import { checkBox, perturbImage, type Box } from '../certify/box.ts';
+import { consumers, type Graph } from '../graph/graph.ts';
+import { openSession, runSession } from '../onnx/ort.ts';
+import { encodeOnnx } from '../onnx/write.ts';
+import type { ChannelGroup } from './groups.ts';
+
+/** Settings of the USN measurement. */
+export interface UsnOptions {
+  /** The perturbation box the network should be robust (and certifiable) under. */
+  box: Box;
+  /** Model inputs ([N, C, H, W] flattened) the responses are measured on. */
+  images: Float32Array[];
+  imageDims: number[];
+  /** Perturbations per image (corners first, then uniform). */
+  perturbations: number;
+  seed: number;
+}
+
+/** Per-channel terms of the score, for reports and ablations. */
+export interface UsnTerms {
+  signal: Float64Array;
+  bias: Float64Array;
+  smoothness: Float64Array;
+  usn: Float64Array;
+}
+
+/** The value whose channels a group's USN is measured on: after the first ReLU, else the producer's output. */
+function probeValue(graph: Graph, group: ChannelGroup): string {
+  const out = group.uses.find((u) => u.kind === 'producer')!.node.outputs[0]!;
+  const relu = (consumers(graph).get(out) ?? []).find((n) => n.op === 'Relu');
+  return relu ? relu.outputs[0]! : out;
+}
+
+/**
+ * USN (Unbiased and Smooth Neuron) scores per channel, measured by running the model in
+ * onnxruntime on each image and on perturbations clip(α·x + β, 0, 1) of it inside the box.
+ * With r the channel's spatial mean response:
+ *   signal     = standard deviation of r(clean) over images (a channel that never varies carries nothing),
+ *   bias       = mean over images of |mean over perturbations of r(perturbed) − r(clean)|,
+ *   smoothness = mean over images of the standard deviation of r over perturbations,
+ * bias and smoothness divided by the layer's mean signal so layers of different scale compare, and
+ *   USN = signal_n / (signal_n + bias_n + smoothness_n)   (signal_n = signal / layer mean signal),
+ * 0 for a dead channel. High USN: informative, unbiased and smooth under the perturbation: kept.
+ */
+export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOptions): Promise<Map<number, UsnTerms>> {
+  checkBox(o.box);
+  const probes = groups.map((g) => probeValue(graph, g));
+  const probeGraph: Graph = { ...graph, outputs: [...new Set(probes)].map((name) => ({ name, shape: [] })) };
+  const session = await openSession(encodeOnnx(probeGraph));
+  const rng = new Rng(o.seed);
+  const b = o.box;
+  const corners: [number, number][] = [[b.alphaLo, b.betaLo], [b.alphaLo, b.betaHi], [b.alphaHi, b.betaLo], [b.alphaHi, b.betaHi]];
+  const points: [number, number][] = [[1, 0], ...Array.from({ length: o.perturbations }, (_, i) => (i < 4 ? corners[i]! : [rng.uniform(b.alphaLo, b.alphaHi), rng.uniform(b.betaLo, b.betaHi)] as [number, number]))];
+  const plane = o.images[0]!.length;
+  // responses[probe][image][point][channel]
+  const responses = new Map<string, Float64Array[][]>(probes.map((p) => [p, []]));
+  for (const img of o.images) {
+    const batch = new Float32Array(points.length * plane);
+    points.forEach(([a, be], i) => perturbImage(img, a, be, batch.subarray(i * plane, (i + 1) * plane)));
+    const out = await runSession(session, { [graph.inputs[0]!.name]: { dims: [points.length, ...o.imageDims], data: batch } });
+    for (const p of new Set(probes)) {
+      const t = out[p]!;
+      const c = t.dims[1]!;
+      const inner = t.data.length / (points.length * c);
+      const perPoint = points.map((_, i) => {
+        const r = new Float64Array(c);
+        for (let ch = 0; ch < c; ch++) {
+          let s = 0;
+          for (let k = 0; k < inner; k++) s += t.data[(i * c + ch) * inner + k]!;
+          r[ch] = s / inner;
+        }
+        return r;
+      });
+      responses.get(p)!.push(perPoint);
+    }
+  }
+  await session.release();
+  const result = new Map<number, UsnTerms>();
+  groups.forEach((g, gi) => {
+    const per = responses.get(probes[gi]!)!;
+    const c = g.channels;
+    const signal = new Float64Array(c);
+    const bias = new Float64Array(c);
+    const smoothness = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) {
+      const clean = per.map((pts) => pts[0]![ch]!);
+      const mean = clean.reduce((a, v) => a + v, 0) / clean.length;
+      signal[ch] = Math.sqrt(clean.reduce((a, v) => a + (v - mean) ** 2, 0) / clean.length);
+      let bsum = 0;
+      let ssum = 0;
+      for (const pts of per) {
+        const pert = pts.slice(1).map((r) => r[ch]!);
+        const m = pert.reduce((a, v) => a + v, 0) / pert.length;
+        bsum += Math.abs(m - pts[0]![ch]!);
+        ssum += Math.sqrt(pert.reduce((a, v) => a + (v - m) ** 2, 0) / pert.length);
+      }
+      bias[ch] = bsum / per.length;
+      smoothness[ch] = ssum / per.length;
+    }
+    const scale = signal.reduce((a, v) => a + v, 0) / c || 1;
+    const usn = signal.map((s, ch) => {
+      const sn = s / scale;
+      return sn <= 1e-6 ? 0 : sn / (sn + bias[ch]! / scale + smoothness[ch]! / scale);
+    });
+    result.set(g.id, { signal, bias, smoothness, usn });
+  });
+  return result;
+}

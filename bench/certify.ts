@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BoundComputer } from '../src/certify/bounds.ts';
-import { boxFromFlags } from '../src/certify/box.ts';
+import { boxFromFlags } from '../src/model/perturbation.ts';
 import { certifySet } from '../src/certify/certify-set.ts';
 import { ModelRunner } from '../src/certify/model-runner.ts';
 import { samplePoints } from '../src/certify/samples.ts';

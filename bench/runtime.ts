@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { boxFromFlags } from '../src/certify/box.ts';
+import { boxFromFlags } from '../src/model/perturbation.ts';
 import { loadDataset, makeBatch } from '../src/data/dataset.ts';
 import { exportBundle, loadBundle } from '../src/export/bundle.ts';
 import { modelMeta } from '../src/model/metadata.ts';

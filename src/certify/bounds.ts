@@ -5,7 +5,7 @@ import { LuxcertError } from '../core/errors.ts';
 import { openSession, runSession, type OrtSessionOptions } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
 import { buildBoundGraph, BOUND_OUTPUTS } from './bound-graph.ts';
-import type { Box } from './box.ts';
+import type { Box } from '../model/perturbation.ts';
 import type { BoundMode, LowerSlope } from './emitter.ts';
 
 /** Bounds on the model output for one box: concrete, and the linear functions of (α, β) behind them. */

@@ -2,7 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { decodeKeypoints } from '../model/heads.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
-import { perturbImage } from './box.ts';
+import { perturbImage } from '../model/perturbation.ts';
 
 /** Runs the exported model in onnxruntime on perturbed copies of one image: the ground truth for every claim. */
 export class ModelRunner {

@@ -1,5 +1,5 @@
 import type { Rng } from '../core/random.ts';
-import type { Box } from './box.ts';
+import type { Box } from '../model/perturbation.ts';
 
 /** Points of a box to test: its 4 corners and centre, a g×g grid, and `random` uniform points. */
 export function samplePoints(box: Box, grid: number, random: number, rng: Rng): [number, number][] {

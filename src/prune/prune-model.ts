@@ -11,7 +11,7 @@ import { channelGroups } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
 import { usnScores } from './usn.ts';
-import type { Box } from '../certify/box.ts';
+import type { Box } from '../model/perturbation.ts';
 import { makeBatch, shuffle } from '../data/dataset.ts';
 
 /** Settings of the progressive pipeline: score → prune a fraction → fine-tune, repeated. */

@@ -1,5 +1,5 @@
 import { Rng } from '../core/random.ts';
-import { checkBox, perturbImage, type Box } from '../certify/box.ts';
+import { checkBox, perturbImage, type Box } from '../model/perturbation.ts';
 import { consumers, type Graph } from '../graph/graph.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';

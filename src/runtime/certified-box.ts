@@ -1,5 +1,5 @@
 import type { BoundComputer } from '../certify/bounds.ts';
-import type { Box } from '../certify/box.ts';
+import type { Box } from '../model/perturbation.ts';
 import { proofMargin, type KeypointProperty } from '../certify/property.ts';
 
 /** The outcome of one frame's search. */

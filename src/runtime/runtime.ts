@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { BoundComputer } from '../certify/bounds.ts';
-import type { Box } from '../certify/box.ts';
+import type { Box } from '../model/perturbation.ts';
 import { log } from '../core/logger.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';

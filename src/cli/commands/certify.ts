@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { LuxcertError } from '../../core/errors.ts';
 import { BoundComputer } from '../../certify/bounds.ts';
-import { boxFromFlags } from '../../certify/box.ts';
+import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';
 import { loadDataset } from '../../data/dataset.ts';

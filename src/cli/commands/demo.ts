@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { BoundComputer } from '../../certify/bounds.ts';
-import { boxFromFlags } from '../../certify/box.ts';
+import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';
 import { writeFileAtomic } from '../../core/atomic-write.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { boxFromFlags } from '../../certify/box.ts';
+import { boxFromFlags } from '../../model/perturbation.ts';
 import { exportBundle } from '../../export/bundle.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';

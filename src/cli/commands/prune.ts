@@ -5,7 +5,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
 import { pruneModel, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
-import { boxFromFlags } from '../../certify/box.ts';
+import { boxFromFlags } from '../../model/perturbation.ts';
 import { initBackend } from '../../train/backend.ts';
 import { compact } from '../format.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';

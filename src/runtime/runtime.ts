@@ -75,7 +75,7 @@ export class Runtime {
   static async open(bundle: Bundle, o: RuntimeOptions): Promise<Runtime> {
     const { session, provider } = await openWithProviders(bundle.model, o.providers, o.threads, 'model');
     const certifier = rawToGraph(decodeOnnx(bundle.certifier, `${bundle.dir}/certifier.onnx`));
-    const bounds = await BoundComputer.open(certifier, 'onnxruntime', { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
+    const bounds = await BoundComputer.open(certifier, 'onnxruntime', { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) }, bundle.certifier);
     return new Runtime(bundle, provider, session, bounds, o.budgetMs ?? bundle.manifest.search.budgetMs);
   }
 

@@ -10,7 +10,7 @@ import { trainModel, type TrainResult } from '../train/trainer.ts';
 import { channelGroups } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
-import { usnScores } from './usn.ts';
+import { probeValue, usnScores } from './usn.ts';
 import type { Box } from '../model/perturbation.ts';
 import { makeBatch, shuffle } from '../data/dataset.ts';
 
@@ -31,6 +31,8 @@ export interface PruneOptions {
   rounds: number;
   /** Fine-tuning epochs after each round (0: none). */
   epochs: number;
+  /** Weight λ of the Wasserstein regulariser during fine-tuning (0: off). */
+  wasserstein: number;
   /** Channels every group keeps at least. */
   minWidth: number;
   seed: number;
@@ -85,7 +87,11 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     log.info({ round: r, channels, of: total }, 'pruned');
     let validation: TrainResult['best'] | undefined;
     if (o.epochs > 0) {
-      const t = await trainModel(graph, meta, set, { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out });
+      const probes = channelGroups(graph).filter((g) => !g.blocked).map((g) => probeValue(graph, g));
+      const t = await trainModel(graph, meta, set, {
+        epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out,
+        ...(o.wasserstein > 0 ? { wasserstein: { lambda: o.wasserstein, probes: [...new Set(probes)], box: o.box } } : {}),
+      });
       validation = t.best;
     }
     report.rounds.push({ round: r, channels, ...(validation ? { validation } : {}) });

@@ -26,7 +26,7 @@ export interface UsnTerms {
 }
 
 /** The value whose channels a group's USN is measured on: after the first ReLU, else the producer's output. */
-function probeValue(graph: Graph, group: ChannelGroup): string {
+export function probeValue(graph: Graph, group: ChannelGroup): string {
   const out = group.uses.find((u) => u.kind === 'producer')!.node.outputs[0]!;
   const relu = (consumers(graph).get(out) ?? []).find((n) => n.op === 'Relu');
   return relu ? relu.outputs[0]! : out;

@@ -44,10 +44,11 @@ export class TfGraph {
   }
 
   /**
-   * Runs the graph on an NCHW batch and returns its first output in ONNX layout. With `training`,
-   * BatchNorm uses batch statistics and the returned updates move its running statistics.
+   * Runs the graph on an NCHW batch and returns its first output in ONNX layout, plus the per-channel
+   * means of the `probes` values. With `training`, BatchNorm uses batch statistics and the returned
+   * updates move its running statistics.
    */
-  forward(x: tf.Tensor, training = false): { output: tf.Tensor; updates: [tf.Variable, tf.Tensor][] } {
+  forward(x: tf.Tensor, training = false, probes: string[] = []): { output: tf.Tensor; updates: [tf.Variable, tf.Tensor][]; probes: tf.Tensor[] } {
     const values = new Map<string, Val>();
     const updates: [tf.Variable, tf.Tensor][] = [];
     values.set(this.graph.inputs[0]!.name, x.rank === 4 ? { t: toNhwc(x), nhwc: true } : { t: x, nhwc: false });
@@ -62,7 +63,13 @@ export class TfGraph {
       const out = this.run(node, node.inputs.map(get), training, updates);
       values.set(node.outputs[0]!, out);
     }
-    return { output: plain(values.get(this.graph.outputs[0]!.name)!), updates };
+    // Probed values as per-channel means [N, C] (spatial mean of NCHW maps).
+    const probed = probes.map((p) => {
+      const v = values.get(p);
+      if (!v) throw new Error(`probe ${p} is not computed`);
+      return v.nhwc ? tf.mean(v.t, [1, 2]) : v.t;
+    });
+    return { output: plain(values.get(this.graph.outputs[0]!.name)!), updates, probes: probed };
   }
 
   private run(node: Node, ins: Val[], training: boolean, updates: [tf.Variable, tf.Tensor][]): Val {

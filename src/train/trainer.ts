@@ -15,6 +15,7 @@ import { initBackend } from './backend.ts';
 import { keypointLoss } from './losses.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { TfGraph } from './tf-graph.ts';
+import { wassersteinPenalty, type WassersteinRegulariser } from './wasserstein.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -33,6 +34,8 @@ export interface TrainConfig {
   /** Continue from `<out>.ckpt.onnx`. */
   resume?: boolean;
   backend?: string;
+  /** Adds λ · the Wasserstein regulariser on probed channel responses (pruning's fine-tuning). */
+  wasserstein?: WassersteinRegulariser;
 }
 
 /** One epoch's figures. */
@@ -126,6 +129,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       const order = [...train];
       shuffle(order, new Rng(cfg.seed * 1000 + epoch));
       const augRng = new Rng(cfg.seed * 7919 + epoch);
+      const regRng = new Rng(cfg.seed * 104729 + epoch);
       const progress = new Progress(`epoch ${epoch}/${cfg.epochs}`, order.length);
       const t0 = performance.now();
       let lossSum = 0;
@@ -135,9 +139,20 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         let updates: [tf.Variable, tf.Tensor][] = [];
         const loss = tf.tidy(() =>
           optimizer.minimize(() => {
-            const f = tg.forward(tf.tensor4d(b.x, [b.n, 3, ...meta.inputSize]), true);
+            const x = tf.tensor4d(b.x, [b.n, 3, ...meta.inputSize]);
+            const reg = cfg.wasserstein;
+            const f = tg.forward(x, true, reg?.probes);
             updates = f.updates;
-            return keypointLoss(meta, f.output, b.keypoints, b.mask, b.n);
+            const loss = keypointLoss(meta, f.output, b.keypoints, b.mask, b.n);
+            if (!reg || reg.lambda === 0) return loss;
+            // The perturbed pass only shapes the loss: its BatchNorm statistic updates are dropped.
+            const perturbedProbes = (xp: tf.Tensor) => {
+              const r = tg.forward(xp, true, reg.probes);
+              for (const [, t] of r.updates) t.dispose();
+              return r.probes;
+            };
+            const penalty = wassersteinPenalty(f.probes, perturbedProbes, x, reg.box, regRng);
+            return tf.add(loss, tf.mul(penalty, reg.lambda)) as tf.Scalar;
           }, true, [...tg.params.values()])!,
         );
         for (const [v, t] of updates) {

@@ -55,13 +55,15 @@ describe('luxcert prune', () => {
     assert.deepEqual(y.dims, [1, 4, 2]);
   });
 
-  it('usn: channels ranked by the Unbiased-and-Smooth-Neuron score measured under the box', () => {
+  it('usn with the Wasserstein regulariser: channels ranked by USN under the box, fine-tuned with the regulariser', () => {
     const out = join(root, 'usn.onnx');
-    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'usn', '--sparsity', '0.4', '--rounds', '1', '--epochs', '0', '--usn-images', '16', '--out', out, '--json');
+    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'usn', '--sparsity', '0.4', '--rounds', '1', '--epochs', '1', '--wasserstein', '0.1', '--usn-images', '16', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as Report;
     assert.ok(rep.channels.after < rep.channels.before && rep.params.after < rep.params.before);
     assert.equal(readOnnxFile(out).metadata['luxcert.prune.method'], 'usn');
+    const last = (rep as unknown as { rounds: { validation?: { meanError: number } }[] }).rounds[0]!.validation!;
+    assert.ok(Number.isFinite(last.meanError), 'fine-tuning with the regulariser ran');
   });
 
   it('refuses what it cannot do, in one line', () => {

@@ -15,7 +15,7 @@ import { action, emit } from '../run-command.ts';
 const PLANNED_METHODS = ['nrs'];
 
 interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -29,7 +29,8 @@ export function registerPrune(program: Command): void {
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model')
     .option('--rounds <r>', 'progressive rounds', '2')
-    .option('--brightness <b>', 'USN: β ∈ [−b, b] of the box it is measured under', '0.1')
+    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', '0')
+    .option('--brightness <b>', 'USN and the regulariser: β ∈ [−b, b] of the box', '0.1')
     .option('--contrast <c>', 'USN: α ∈ [1−c, 1+c]', '0.1')
     .option('--usn-images <n>', 'USN: images sampled', '64')
     .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', '12')
@@ -58,6 +59,7 @@ export function registerPrune(program: Command): void {
         sparsity,
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
+        wasserstein: numberFlag('--wasserstein', f.wasserstein, { min: 0 }),
         minWidth: numberFlag('--min-width', f.minWidth, { integer: true, positive: true }),
         seed: numberFlag('--seed', f.seed, { integer: true }),
         lr: numberFlag('--lr', f.lr, { positive: true }),

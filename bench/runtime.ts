@@ -10,11 +10,11 @@ import { loadDataset, makeBatch } from '../src/data/dataset.ts';
 import { exportBundle, loadBundle } from '../src/export/bundle.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
-import { readOnnxFile } from '../src/onnx/read.ts';
 import { searchCertifiedBox } from '../src/runtime/certified-box.ts';
 import { BoundComputer } from '../src/certify/bounds.ts';
 import { decodeKeypoints } from '../src/model/heads.ts';
-import { decodeOnnx, rawToGraph } from '../src/onnx/read.ts';
+import { decodeOnnx, rawToGraph, readOnnxFile } from '../src/onnx/read.ts';
+import { quantile } from '../src/core/quantile.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'luxcert-demo/model.onnx' }, data: { type: 'string', default: 'luxcert-demo/data/test' }, frames: { type: 'string', default: '200' } } });
 if (!existsSync(values.model)) {
@@ -33,7 +33,6 @@ const plane = 3 * meta.inputSize[0] * meta.inputSize[1];
 const frames = Array.from({ length: n }, (_, i) => batch.x.subarray(i * plane, (i + 1) * plane));
 const dims = [3, ...meta.inputSize];
 const session = await openSession(bundle.model);
-const quantile = (v: number[], q: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))]!;
 
 console.log(`bench:runtime — ${values.model} (${meta.arch ?? '?'}, ${meta.head}), ${n} frames (held-out crops), max box α [0.9, 1.1] × β [−0.1, 0.1], τ = 2 px, onnxruntime CPU, Node ${process.version}`);
 const infer = async (x: Float32Array) => decodeKeypoints(meta, Object.values(await runSession(session, { image: { dims: [1, ...dims], data: x } }))[0]!.data, 1);

@@ -12,6 +12,7 @@ import { certifyImage, type Budget, type Verdict } from './certify-image.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { violates, type KeypointProperty } from './property.ts';
 import { samplePoints } from './samples.ts';
+import { quantile } from '../core/quantile.ts';
 
 /** What a certification run checks. */
 export interface CertifyConfig {
@@ -61,11 +62,6 @@ export interface SettingSummary {
   boxesBoundedPerImage: number;
   soundness?: { claimsChecked: number; samples: number; violations: number };
 }
-
-const quantile = (v: number[], q: number) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 /** Certifies every object of a data set under every (box, tolerance) setting. */
 export async function certifySet(bounds: BoundComputer, runner: ModelRunner, meta: ModelMeta, set: LoadedSet, cfg: CertifyConfig): Promise<{ settings: SettingSummary[]; claims: Claim[] }> {

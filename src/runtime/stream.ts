@@ -1,5 +1,6 @@
 import type { Frame } from './frames.ts';
 import type { FrameResult, Runtime } from './runtime.ts';
+import { quantile } from '../core/quantile.ts';
 
 /** One line of results.jsonl. */
 export type FrameRecord = { frame: number; source: string; timestamp: number } & ({ ok: true } & FrameResult | { ok: false; error: string });
@@ -14,11 +15,6 @@ export interface StreamStats {
   fps: number;
   latencyMs: { p50: number; p99: number };
 }
-
-const quantile = (v: number[], q: number) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 /**
  * Runs frames through the runtime. With `fps`, frames arrive on a clock and wait in a one-frame

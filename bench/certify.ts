@@ -2,7 +2,7 @@
 // Usage: npm run bench:certify [-- --model luxcert-demo/model.onnx --data luxcert-demo/data/test --images 100]
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BoundComputer } from '../src/certify/bounds.ts';
+import { BoundComputer } from '../src/bounds/bounds.ts';
 import { boxFromFlags } from '../src/model/perturbation.ts';
 import { certifySet } from '../src/certify/certify-set.ts';
 import { ModelRunner } from '../src/certify/model-runner.ts';

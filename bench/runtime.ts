@@ -11,7 +11,7 @@ import { exportBundle, loadBundle } from '../src/export/bundle.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
 import { searchCertifiedBox } from '../src/runtime/certified-box.ts';
-import { BoundComputer } from '../src/certify/bounds.ts';
+import { BoundComputer } from '../src/bounds/bounds.ts';
 import { decodeKeypoints } from '../src/model/heads.ts';
 import { decodeOnnx, rawToGraph, readOnnxFile } from '../src/onnx/read.ts';
 import { quantile } from '../src/core/quantile.ts';

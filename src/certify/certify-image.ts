@@ -1,6 +1,6 @@
 import { LuxcertError } from '../core/errors.ts';
 import { Rng } from '../core/random.ts';
-import type { BoundComputer } from './bounds.ts';
+import type { BoundComputer } from '../bounds/bounds.ts';
 import { checkBox, splitBox, type Box } from '../model/perturbation.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { proofMargin, violates, type KeypointProperty } from './property.ts';

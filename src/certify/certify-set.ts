@@ -6,7 +6,7 @@ import { Progress } from '../core/progress.ts';
 import { Rng } from '../core/random.ts';
 import { makeBatch, type LoadedSet } from '../data/dataset.ts';
 import type { ModelMeta } from '../model/metadata.ts';
-import type { BoundComputer } from './bounds.ts';
+import type { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
 import { certifyImage, type Budget, type Verdict } from './certify-image.ts';
 import type { ModelRunner } from './model-runner.ts';

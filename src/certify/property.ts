@@ -1,5 +1,5 @@
 import type { ModelMeta } from '../model/metadata.ts';
-import type { BoxBounds } from './bounds.ts';
+import type { BoxBounds } from '../bounds/bounds.ts';
 
 /**
  * Float32 arithmetic in the bound graph can round either way; bounds are widened by this much

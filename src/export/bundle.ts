@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { LuxcertError } from '../core/errors.ts';
 import { LUXCERT_VERSION } from '../core/version.ts';
-import { buildBoundGraph } from '../certify/bound-graph.ts';
+import { buildBoundGraph } from '../bounds/bound-graph.ts';
 import { checkBox, type Box } from '../model/perturbation.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';

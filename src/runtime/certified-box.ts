@@ -1,4 +1,4 @@
-import type { BoundComputer } from '../certify/bounds.ts';
+import type { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
 import { proofMargin, type KeypointProperty } from '../certify/property.ts';
 

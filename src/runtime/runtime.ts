@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import { BoundComputer } from '../certify/bounds.ts';
+import { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
 import { log } from '../core/logger.ts';
 import type { RgbImage } from '../data/image.ts';

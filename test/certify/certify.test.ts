@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BoundComputer } from '../../src/certify/bounds.ts';
+import { BoundComputer } from '../../src/bounds/bounds.ts';
 import { certifyImage } from '../../src/certify/certify-image.ts';
 import { ModelRunner } from '../../src/certify/model-runner.ts';
 import { violates } from '../../src/certify/property.ts';

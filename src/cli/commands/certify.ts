@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { LuxcertError } from '../../core/errors.ts';
-import { BoundComputer } from '../../certify/bounds.ts';
+import { BoundComputer } from '../../bounds/bounds.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';

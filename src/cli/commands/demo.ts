@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { BoundComputer } from '../../certify/bounds.ts';
+import { BoundComputer } from '../../bounds/bounds.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BoundComputer, type BoxBounds } from '../../src/certify/bounds.ts';
+import { BoundComputer, type BoxBounds } from '../../src/bounds/bounds.ts';
 import { checkBox, perturbImage, type Box } from '../../src/model/perturbation.ts';
 import { FLOAT_SAFETY } from '../../src/certify/property.ts';
 import { samplePoints } from '../../src/certify/samples.ts';

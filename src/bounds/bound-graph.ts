@@ -19,6 +19,8 @@ export interface BoundGraphOptions {
   backward?: boolean;
   /** ReLU lower-line slope (default parallel). */
   lowerSlope?: LowerSlope;
+  /** Model values whose concrete bounds are also output, as `lower:NAME` and `upper:NAME` [B, …dims]. */
+  probes?: string[];
 }
 
 /** Names of the bound graph's outputs: concrete bounds, and the linear bounds they come from. */
@@ -75,7 +77,13 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   const parts = (t: string) => ([0, 1, 2] as const).map((k) => em.part(t, y.dims, k));
   const [la, lb, lc] = parts(y.lo);
   const [ua, ub, uc] = parts(y.hi);
-  const outs = [named('lower', l), named('upper', u), named('lower_a', la!), named('lower_b', lb!), named('lower_c', lc!), named('upper_a', ua!), named('upper_b', ub!), named('upper_c', uc!)];
+  const probes = (opts.probes ?? []).flatMap((name) => {
+    const v = values.get(name);
+    if (v === undefined || !isBound(v)) throw new LuxcertError(`model '${model.name}' has no value '${name}' that depends on the image, so it has no bounds to probe`);
+    const c = em.concretize(v);
+    return [named(`lower:${name}`, c.l), named(`upper:${name}`, c.u)];
+  });
+  const outs = [named('lower', l), named('upper', u), named('lower_a', la!), named('lower_b', lb!), named('lower_c', lc!), named('upper_a', ua!), named('upper_b', ub!), named('upper_c', uc!), ...probes];
   const graph = b.build(outs, { 'luxcert.bound_graph.mode': opts.mode, 'luxcert.bound_graph.boxes': String(opts.boxes) });
   // Rules replace some model constants (scales, |W|) with their own; the originals may go unused.
   dropUnusedInitializers(graph);

@@ -40,6 +40,19 @@ export function splitBox(b: Box): [Box, Box] {
   return [{ ...b, betaHi: m }, { ...b, betaLo: m }];
 }
 
+/** A box cut into g × g equal sub-boxes. */
+export function gridBoxes(b: Box, g: number): Box[] {
+  const out: Box[] = [];
+  const da = (b.alphaHi - b.alphaLo) / g;
+  const db = (b.betaHi - b.betaLo) / g;
+  for (let i = 0; i < g; i++) {
+    for (let j = 0; j < g; j++) {
+      out.push({ alphaLo: b.alphaLo + i * da, alphaHi: i === g - 1 ? b.alphaHi : b.alphaLo + (i + 1) * da, betaLo: b.betaLo + j * db, betaHi: j === g - 1 ? b.betaHi : b.betaLo + (j + 1) * db });
+    }
+  }
+  return out;
+}
+
 /** The perturbed image clip(α·x + β, 0, 1), computed in float32 like the camera model in ONNX. */
 export function perturbImage(x: Float32Array, alpha: number, beta: number, out = new Float32Array(x.length)): Float32Array {
   const a = Math.fround(alpha);

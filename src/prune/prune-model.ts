@@ -7,25 +7,31 @@ import type { Graph } from '../graph/graph.ts';
 import { graphStats } from '../graph/stats.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { trainModel, type TrainResult } from '../train/trainer.ts';
-import { channelGroups } from './groups.ts';
+import { channelGroups, type ChannelGroup } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
-import { probeValue, usnScores } from './usn.ts';
+import { probeValue } from './probes.ts';
+import { usnScores, USN_COMPONENTS, type UsnComponent } from './usn.ts';
+import { boundTerms, nrsScores } from './bound-terms.ts';
 import type { Box } from '../model/perturbation.ts';
 import { makeBatch, shuffle } from '../data/dataset.ts';
 
-/** Settings of the progressive pipeline: score → prune a fraction → fine-tune, repeated. */
-/** Pruning criteria: the static ones of scores.ts, and USN, measured under the perturbation box. */
-export type PruneMethod = ScoreMethod | 'usn';
-export const PRUNE_METHODS: readonly PruneMethod[] = [...SCORE_METHODS, 'usn'];
+/** Pruning criteria: the static ones of scores.ts, and those measured under the perturbation box (USN, NRS). */
+export type PruneMethod = ScoreMethod | 'usn' | 'nrs';
+export const PRUNE_METHODS: readonly PruneMethod[] = [...SCORE_METHODS, 'usn', 'nrs'];
 
+/** Settings of the progressive pipeline: score → prune a fraction → fine-tune, repeated. */
 export interface PruneOptions {
   method: PruneMethod;
-  /** The perturbation box USN is measured under. */
+  /** The perturbation box USN and NRS are measured under. */
   box: Box;
-  /** Images and perturbations per image sampled for USN. */
+  /** Images sampled for USN and NRS, and perturbations per image for USN. */
   usnImages: number;
   usnPerturbations: number;
+  /** USN's penalty terms (default: all). */
+  usnComponents?: readonly UsnComponent[];
+  /** Certified bounds (USN's bounds term, NRS) are measured on grid × grid sub-boxes of the box. */
+  boundGrid: number;
   /** Fraction of the prunable channels to remove in the end. */
   sparsity: number;
   rounds: number;
@@ -41,6 +47,9 @@ export interface PruneOptions {
   /** Where the fine-tuned model is written (atomically, as it improves). */
   out: string;
 }
+
+/** Defaults of the pipeline's settings (the CLI's and the experiment's). */
+export const PRUNE_DEFAULTS = { rounds: 2, epochs: 3, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
 
 /** Before/after figures of a pruning run. */
 export interface PruneReport {
@@ -65,19 +74,20 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const sampleIdx = set.objects.map((_, i) => i);
   shuffle(sampleIdx, new Rng(o.seed));
   const plane = 3 * meta.inputSize[0] * meta.inputSize[1];
-  const sample = o.method === 'usn' ? makeBatch(set, sampleIdx.slice(0, o.usnImages), meta.inputSize, meta.cropPadding) : undefined;
+  const measured = o.method === 'usn' || o.method === 'nrs';
+  const sample = measured ? makeBatch(set, sampleIdx.slice(0, o.usnImages), meta.inputSize, meta.cropPadding) : undefined;
   const usnSample = sample ? Array.from({ length: sample.n }, (_, i) => sample.x.subarray(i * plane, (i + 1) * plane)) : [];
   const report: PruneReport = { channels: { before: total, after: total }, params: { before: statsBefore.params, after: 0 }, flops: { before: statsBefore.flops, after: 0 }, rounds: [] };
   for (let r = 1; r <= o.rounds; r++) {
     const fraction = (o.sparsity * r) / o.rounds;
     // Groups are found anew each round (edits keep their order, so ids stay stable).
     const groups = channelGroups(graph).filter((g) => !g.blocked && original.has(g.id));
-    const usn = o.method === 'usn' ? await usnScores(graph, groups, { box: o.box, images: usnSample, imageDims: [3, ...meta.inputSize], perturbations: o.usnPerturbations, seed: o.seed + r }) : undefined;
+    const measuredScores = measured ? await measuredChannelScores(graph, groups, o, usnSample, [3, ...meta.inputSize], o.seed + r) : undefined;
     for (const group of groups) {
       const width = original.get(group.id)!;
       const target = Math.max(Math.min(o.minWidth, width), Math.round(width * (1 - fraction)));
       if (target >= group.channels) continue;
-      const scores = usn ? usn.get(group.id)!.usn : channelScores(graph, group, o.method as ScoreMethod, rng);
+      const scores = measuredScores ? measuredScores.get(group.id)! : channelScores(graph, group, o.method as ScoreMethod, rng);
       // Slimming only ranks channels that pass through a BatchNorm; other groups keep their width.
       if (!scores) continue;
       const keep = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, target).sort((a, b) => a - b);
@@ -101,4 +111,13 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   report.params.after = after.params;
   report.flops.after = after.flops;
   return report;
+}
+
+/** USN or NRS scores of every group, from sampled responses and/or certified bounds under the box. */
+async function measuredChannelScores(graph: Graph, groups: ChannelGroup[], o: PruneOptions, images: Float32Array[], imageDims: number[], seed: number): Promise<Map<number, Float64Array>> {
+  const components = o.usnComponents ?? USN_COMPONENTS;
+  const bounds = o.method === 'nrs' || components.includes('bounds') ? await boundTerms(graph, groups, { box: o.box, images, imageDims, grid: o.boundGrid }) : undefined;
+  if (o.method === 'nrs') return new Map([...bounds!].map(([id, t]) => [id, nrsScores(t)]));
+  const usn = await usnScores(graph, groups, { box: o.box, images, imageDims, perturbations: o.usnPerturbations, seed, components, ...(bounds ? { bounds } : {}) });
+  return new Map([...usn].map(([id, t]) => [id, t.usn]));
 }

@@ -1,9 +1,11 @@
 import { Rng } from '../core/random.ts';
 import { checkBox, perturbImage, type Box } from '../model/perturbation.ts';
-import { consumers, type Graph } from '../graph/graph.ts';
+import type { Graph } from '../graph/graph.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
+import type { BoundTerms } from './bound-terms.ts';
 import type { ChannelGroup } from './groups.ts';
+import { probeValue } from './probes.ts';
 
 /** Settings of the USN measurement. */
 export interface UsnOptions {
@@ -15,21 +17,24 @@ export interface UsnOptions {
   /** Perturbations per image (corners first, then uniform). */
   perturbations: number;
   seed: number;
+  /** The terms the score penalises (all three by default); fewer for ablations. */
+  components?: readonly UsnComponent[];
+  /** Certified-bound statistics per group, required when `components` has 'bounds'. */
+  bounds?: Map<number, BoundTerms>;
 }
+
+/** Penalty terms of USN: sampled bias, sampled smoothness, certified pre-activation width. */
+export const USN_COMPONENTS = ['bias', 'smoothness', 'bounds'] as const;
+export type UsnComponent = (typeof USN_COMPONENTS)[number];
 
 /** Per-channel terms of the score, for reports and ablations. */
 export interface UsnTerms {
   signal: Float64Array;
   bias: Float64Array;
   smoothness: Float64Array;
+  /** Mean certified width of the pre-activation on sub-boxes (0 when not measured). */
+  width: Float64Array;
   usn: Float64Array;
-}
-
-/** The value whose channels a group's USN is measured on: after the first ReLU, else the producer's output. */
-export function probeValue(graph: Graph, group: ChannelGroup): string {
-  const out = group.uses.find((u) => u.kind === 'producer')!.node.outputs[0]!;
-  const relu = (consumers(graph).get(out) ?? []).find((n) => n.op === 'Relu');
-  return relu ? relu.outputs[0]! : out;
 }
 
 /**
@@ -39,12 +44,15 @@ export function probeValue(graph: Graph, group: ChannelGroup): string {
  *   signal     = standard deviation of r(clean) over images (a channel that never varies carries nothing),
  *   bias       = mean over images of |mean over perturbations of r(perturbed) − r(clean)|,
  *   smoothness = mean over images of the standard deviation of r over perturbations,
- * bias and smoothness divided by the layer's mean signal so layers of different scale compare, and
- *   USN = signal_n / (signal_n + bias_n + smoothness_n)   (signal_n = signal / layer mean signal),
- * 0 for a dead channel. High USN: informative, unbiased and smooth under the perturbation: kept.
+ *   width      = mean certified width of the channel's pre-activation over sub-boxes (bound-terms.ts),
+ *   USN = signal / (signal + the chosen penalty terms), in [0, 1],
+ * 0 for a dead channel (signal ≤ 1e-6 of the layer's mean). High USN: informative, unbiased and
+ * smooth under the perturbation, with tight bounds: kept.
  */
 export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOptions): Promise<Map<number, UsnTerms>> {
   checkBox(o.box);
+  const components = new Set(o.components ?? USN_COMPONENTS);
+  if (components.has('bounds') && !o.bounds) throw new Error('USN with the bounds term needs the bound statistics');
   const probes = groups.map((g) => probeValue(graph, g));
   const probeGraph: Graph = { ...graph, outputs: [...new Set(probes)].map((name) => ({ name, shape: [] })) };
   const session = await openSession(encodeOnnx(probeGraph));
@@ -98,12 +106,14 @@ export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOpti
       bias[ch] = bsum / per.length;
       smoothness[ch] = ssum / per.length;
     }
+    const width = o.bounds?.get(g.id)?.width ?? new Float64Array(c);
     const scale = signal.reduce((a, v) => a + v, 0) / c || 1;
-    const usn = signal.map((s, ch) => {
-      const sn = s / scale;
-      return sn <= 1e-6 ? 0 : sn / (sn + bias[ch]! / scale + smoothness[ch]! / scale);
+    const usn = signal.map((sig, ch) => {
+      if (sig / scale <= 1e-6) return 0;
+      const penalty = (components.has('bias') ? bias[ch]! : 0) + (components.has('smoothness') ? smoothness[ch]! : 0) + (components.has('bounds') ? width[ch]! : 0);
+      return sig / (sig + penalty);
     });
-    result.set(g.id, { signal, bias, smoothness, usn });
+    result.set(g.id, { signal, bias, smoothness, width, usn });
   });
   return result;
 }

@@ -1,5 +1,5 @@
 import type { BoundComputer } from '../bounds/bounds.ts';
-import type { Box } from '../model/perturbation.ts';
+import { gridBoxes, type Box } from '../model/perturbation.ts';
 import { proofMargin, type KeypointProperty } from '../certify/property.ts';
 
 /** The outcome of one frame's search. */
@@ -16,19 +16,6 @@ export interface BoxSearchResult {
 }
 
 type Extent = [number, number, number, number];
-
-/** A box cut into g × g equal sub-boxes. */
-function gridBoxes(b: Box, g: number): Box[] {
-  const out: Box[] = [];
-  const da = (b.alphaHi - b.alphaLo) / g;
-  const db = (b.betaHi - b.betaLo) / g;
-  for (let i = 0; i < g; i++) {
-    for (let j = 0; j < g; j++) {
-      out.push({ alphaLo: b.alphaLo + i * da, alphaHi: i === g - 1 ? b.alphaHi : b.alphaLo + (i + 1) * da, betaLo: b.betaLo + j * db, betaHi: j === g - 1 ? b.betaHi : b.betaLo + (j + 1) * db });
-    }
-  }
-  return out;
-}
 
 /** The box reaching fraction t of the maximum box's extent on each side of the identity (1, 0). */
 function boxAt(max: Box, t: Extent): Box {

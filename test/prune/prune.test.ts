@@ -66,9 +66,20 @@ describe('luxcert prune', () => {
     assert.ok(Number.isFinite(last.meanError), 'fine-tuning with the regulariser ran');
   });
 
+  it('nrs ranks by ReLU stability from certified bounds; the result certifies soundly', () => {
+    const out = join(root, 'nrs.onnx');
+    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'nrs', '--sparsity', '0.5', '--rounds', '1', '--epochs', '0', '--usn-images', '8', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.ok(rep.channels.after < rep.channels.before && rep.params.after < rep.params.before);
+    const c = luxcert('certify', '--model', out, '--data', data, '--limit', '3', '--reference', 'prediction', '--tolerance', '2', '--brightness', '0.05', '--contrast', '0.05', '--budget-ms', '300', '--check', '200', '--json');
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal((JSON.parse(c.stdout) as { settings: { soundness: { violations: number } }[] }).settings[0]!.soundness.violations, 0);
+  });
+
   it('refuses what it cannot do, in one line', () => {
     const cases: [string[], RegExp][] = [
-      [['--method', 'nrs', '--sparsity', '0.5'], /--method nrs is not implemented in this version yet/],
+      [['--method', 'usn', '--sparsity', '0.5', '--usn-terms', 'bias,magic'], /--usn-terms: 'magic' is not one of bias, smoothness, bounds/],
       [['--method', 'magic', '--sparsity', '0.5'], /unknown --method 'magic'/],
       [['--method', 'l1', '--sparsity', '1'], /--sparsity must be in \[0, 1\)/],
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],

@@ -15,7 +15,7 @@ import { graphStats } from '../../graph/stats.ts';
 import type { ModelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { encodeOnnx, writeOnnxFile } from '../../onnx/write.ts';
-import { pruneModel } from '../../prune/prune-model.ts';
+import { PRUNE_DEFAULTS, pruneModel } from '../../prune/prune-model.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
@@ -82,7 +82,7 @@ export function registerDemo(program: Command): void {
         const prunedPath = join(o.out, 'pruned.onnx');
         log.info({ sparsity: DEMO_SPARSITY }, 'demo: USN pruning with fine-tuning');
         const pruned = readOnnxFile(model, { simplify: false });
-        const pruneReport = await pruneModel(pruned, meta, trainSet, { method: 'usn', box: DEMO_BOX, usnImages: 64, usnPerturbations: 12, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: 0, minWidth: 2, seed: 1, lr: 1e-3, batchSize: 32, out: prunedPath });
+        const pruneReport = await pruneModel(pruned, meta, trainSet, { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, seed: 1, out: prunedPath });
         Object.assign(pruned.metadata, { 'luxcert.prune.method': 'usn', 'luxcert.prune.sparsity': String(DEMO_SPARSITY) });
         writeOnnxFile(prunedPath, pruned);
         log.info('demo: evaluating and certifying the pruned model on held-out scenes');

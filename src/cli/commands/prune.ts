@@ -4,7 +4,8 @@ import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
-import { pruneModel, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { USN_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { initBackend } from '../../train/backend.ts';
 import { compact } from '../format.ts';
@@ -12,10 +13,8 @@ import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-const PLANNED_METHODS = ['nrs'];
-
 interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -25,26 +24,27 @@ export function registerPrune(program: Command): void {
     .description('structured pruning: remove whole channels (dependency groups), fine-tune between rounds')
     .requiredOption('--model <path>', 'ONNX model (luxcert-trained, or with the metadata flags)')
     .requiredOption('--data <dir>', 'data set folder for fine-tuning')
-    .requiredOption('--method <m>', `${PRUNE_METHODS.join(' | ')} (nrs: not implemented yet)`)
+    .requiredOption('--method <m>', PRUNE_METHODS.join(' | '))
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model')
-    .option('--rounds <r>', 'progressive rounds', '2')
-    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', '0')
-    .option('--brightness <b>', 'USN and the regulariser: β ∈ [−b, b] of the box', '0.1')
-    .option('--contrast <c>', 'USN: α ∈ [1−c, 1+c]', '0.1')
-    .option('--usn-images <n>', 'USN: images sampled', '64')
-    .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', '12')
-    .option('--epochs <e>', 'fine-tuning epochs after each round', '3')
-    .option('--min-width <n>', 'channels every group keeps at least', '2')
-    .option('--lr <x>', 'fine-tuning learning rate', '1e-3')
-    .option('--batch-size <n>', 'fine-tuning batch size', '32')
+    .option('--rounds <r>', 'progressive rounds', String(D.rounds))
+    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
+    .option('--brightness <b>', 'USN, NRS and the regulariser: β ∈ [−b, b] of the box', '0.1')
+    .option('--contrast <c>', 'USN, NRS and the regulariser: α ∈ [1−c, 1+c]', '0.1')
+    .option('--usn-images <n>', 'USN and NRS: images sampled', String(D.usnImages))
+    .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', String(D.usnPerturbations))
+    .option('--usn-terms <list>', `USN: penalty terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_COMPONENTS.join(','))
+    .option('--bound-grid <g>', 'USN bounds term and NRS: certified bounds on g × g sub-boxes of the box', String(D.boundGrid))
+    .option('--epochs <e>', 'fine-tuning epochs after each round', String(D.epochs))
+    .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
+    .option('--lr <x>', 'fine-tuning learning rate', String(D.lr))
+    .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))
     .option('--seed <n>', 'random seed', '1')
     .option('--backend <name>', 'tfjs backend for fine-tuning')
     .option('--json', 'machine-readable output');
   addMetaFlags(cmd).action(
     action(async (f: Flags) => {
-      if (PLANNED_METHODS.includes(f.method)) throw new LuxcertError(`--method ${f.method} is not implemented in this version yet (available: ${PRUNE_METHODS.join(', ')})`);
-      if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${[...PRUNE_METHODS, ...PLANNED_METHODS].join(', ')})`);
+      if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${PRUNE_METHODS.join(', ')})`);
       // BatchNorm stays as nodes: slimming reads its scales and fine-tuning trains it.
       const graph = readOnnxFile(f.model, { simplify: false });
       const meta = modelMeta(graph, f.model, f);
@@ -56,6 +56,8 @@ export function registerPrune(program: Command): void {
         box: boxFromFlags(numberFlag('--brightness', f.brightness, { min: 0 }), numberFlag('--contrast', f.contrast, { min: 0 })),
         usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
         usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
+        usnComponents: usnComponents(f.usnTerms),
+        boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true }),
         sparsity,
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
@@ -78,4 +80,12 @@ export function registerPrune(program: Command): void {
       );
     }),
   );
+}
+
+/** Parses --usn-terms: a non-empty comma-separated subset of USN's penalty terms. */
+export function usnComponents(list: string): UsnComponent[] {
+  const terms = list.split(',').map((t) => t.trim()).filter(Boolean);
+  const bad = terms.find((t) => !(USN_COMPONENTS as readonly string[]).includes(t));
+  if (bad !== undefined || terms.length === 0) throw new LuxcertError(`--usn-terms: '${bad ?? list}' is not one of ${USN_COMPONENTS.join(', ')}`);
+  return [...new Set(terms)] as UsnComponent[];
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /** Folders in data-flow order; the shared core is rank 0 and the CLI may use everything. */
-const RANK: Record<string, number> = { core: 0, graph: 0, onnx: 0, model: 0, bounds: 0, data: 1, train: 2, prune: 3, certify: 4, export: 5, runtime: 6, ros: 7, cli: 8 };
+const RANK: Record<string, number> = { core: 0, graph: 0, onnx: 0, model: 0, bounds: 0, data: 1, train: 2, prune: 3, certify: 4, experiment: 5, export: 6, runtime: 7, ros: 8, cli: 9 };
 /** Within the shared core, the order core → graph → onnx → model → bounds holds too. */
 const CORE_ORDER: Record<string, number> = { core: 0, graph: 1, onnx: 2, model: 3, bounds: 4 };
 

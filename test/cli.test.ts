@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { luxcert } from './helpers/cli.ts';
 
 const COMMANDS = ['inspect', 'data synth', 'train', 'eval', 'prune', 'certify', 'export', 'run', 'experiment', 'demo'];
-const PLANNED = ['experiment'];
 
 describe('the luxcert command', () => {
   it('lists every command of the contract in --help', () => {
@@ -19,14 +18,6 @@ describe('the luxcert command', () => {
       assert.match(r.stdout, /^Usage: luxcert /);
     });
   }
-
-  it('a command not implemented yet says so in one line and exits 1', () => {
-    for (const c of PLANNED) {
-      const r = luxcert(c);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr.trim(), new RegExp(`^luxcert: '${c}' is not implemented in luxcert [0-9.]+ yet$`));
-    }
-  });
 
   it('a missing required flag or an unknown option exits 1 without a stack trace', () => {
     for (const args of [['inspect'], ['inspect', '--model', 'm.onnx', '--bogus'], ['--log-level', 'loud', 'inspect', '--model', 'x']]) {

@@ -7,7 +7,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExport } from './commands/export.ts';
 import { registerInspect } from './commands/inspect.ts';
-import { registerPlanned } from './commands/planned.ts';
+import { registerExperiment } from './commands/experiment.ts';
 import { registerPrune } from './commands/prune.ts';
 import { registerRun } from './commands/run.ts';
 import { registerTrain } from './commands/train.ts';
@@ -28,6 +28,6 @@ registerCertify(program);
 registerExport(program);
 registerRun(program);
 registerDemo(program);
-registerPlanned(program);
+registerExperiment(program);
 
 await program.parseAsync(process.argv);

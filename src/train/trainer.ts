@@ -46,6 +46,8 @@ export interface EpochReport {
   val: KeypointMetrics;
   imagesPerSec: number;
   seconds: number;
+  /** Mean Wasserstein term W (before λ) over the epoch's batches, when the regulariser is on. */
+  wasserstein?: number;
 }
 
 /** What training produced. */
@@ -133,6 +135,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       const progress = new Progress(`epoch ${epoch}/${cfg.epochs}`, order.length);
       const t0 = performance.now();
       let lossSum = 0;
+      let wSum = 0;
       for (let s = 0; s < order.length; s += cfg.batchSize) {
         const idx = order.slice(s, s + cfg.batchSize);
         const b = makeBatch(set, idx, meta.inputSize, meta.cropPadding, cfg.augment ? { rng: augRng, params: cfg.augment } : undefined);
@@ -152,6 +155,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
               return r.probes;
             };
             const penalty = wassersteinPenalty(f.probes, perturbedProbes, x, reg.box, regRng);
+            wSum += penalty.dataSync()[0]! * b.n;
             return tf.add(loss, tf.mul(penalty, reg.lambda)) as tf.Scalar;
           }, true, [...tg.params.values()])!,
         );
@@ -167,10 +171,10 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
       const seconds = (performance.now() - t0) / 1000;
       const v = keypointMetrics(predict(tg, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
-      const report: EpochReport = { epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds };
+      const report: EpochReport = { epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds, ...(cfg.wasserstein ? { wasserstein: wSum / order.length } : {}) };
       epochs.push(report);
       lastPck = ` val PCK@2 ${v.pck['2']!.toFixed(3)}`;
-      log.info({ epoch, loss: +report.loss.toFixed(4), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
+      log.info({ epoch, loss: +report.loss.toFixed(4), ...(report.wasserstein !== undefined ? { wasserstein: +report.wasserstein.toPrecision(3) } : {}), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
       tg.writeBack();
       if (v.meanError < bestError) {
         bestError = v.meanError;

@@ -27,22 +27,17 @@ export function registerPrune(program: Command): void {
     .requiredOption('--method <m>', PRUNE_METHODS.join(' | '))
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model')
-    .option('--rounds <r>', 'progressive rounds', String(D.rounds))
     .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
     .option('--brightness <b>', 'USN, NRS and the regulariser: β ∈ [−b, b] of the box', '0.1')
     .option('--contrast <c>', 'USN, NRS and the regulariser: α ∈ [1−c, 1+c]', '0.1')
-    .option('--usn-images <n>', 'USN and NRS: images sampled', String(D.usnImages))
-    .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', String(D.usnPerturbations))
     .option('--usn-terms <list>', `USN: penalty terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_COMPONENTS.join(','))
-    .option('--bound-grid <g>', 'USN bounds term and NRS: certified bounds on g × g sub-boxes of the box', String(D.boundGrid))
-    .option('--epochs <e>', 'fine-tuning epochs after each round', String(D.epochs))
     .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
     .option('--lr <x>', 'fine-tuning learning rate', String(D.lr))
     .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))
     .option('--seed <n>', 'random seed', '1')
     .option('--backend <name>', 'tfjs backend for fine-tuning')
     .option('--json', 'machine-readable output');
-  addMetaFlags(cmd).action(
+  addMetaFlags(addScheduleFlags(cmd)).action(
     action(async (f: Flags) => {
       if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${PRUNE_METHODS.join(', ')})`);
       // BatchNorm stays as nodes: slimming reads its scales and fine-tuning trains it.
@@ -82,10 +77,20 @@ export function registerPrune(program: Command): void {
   );
 }
 
-/** Parses --usn-terms: a non-empty comma-separated subset of USN's penalty terms. */
-export function usnComponents(list: string): UsnComponent[] {
+/** Parses a non-empty comma-separated subset of USN's penalty terms (`flag` names it in errors). */
+export function usnComponents(list: string, flag = '--usn-terms'): UsnComponent[] {
   const terms = list.split(',').map((t) => t.trim()).filter(Boolean);
   const bad = terms.find((t) => !(USN_COMPONENTS as readonly string[]).includes(t));
-  if (bad !== undefined || terms.length === 0) throw new LuxcertError(`--usn-terms: '${bad ?? list}' is not one of ${USN_COMPONENTS.join(', ')}`);
+  if (bad !== undefined || terms.length === 0) throw new LuxcertError(`${flag}: '${bad ?? list}' is not one of ${USN_COMPONENTS.join(', ')}`);
   return [...new Set(terms)] as UsnComponent[];
+}
+
+/** The progressive schedule and measurement flags that `prune` and `experiment` share. */
+export function addScheduleFlags(cmd: Command): Command {
+  return cmd
+    .option('--rounds <r>', 'progressive rounds', String(D.rounds))
+    .option('--epochs <e>', 'fine-tuning epochs after each round', String(D.epochs))
+    .option('--usn-images <n>', 'USN and NRS: images sampled', String(D.usnImages))
+    .option('--usn-perturbations <n>', 'USN: perturbations per image (4 corners, then uniform)', String(D.usnPerturbations))
+    .option('--bound-grid <g>', 'USN bounds term and NRS: certified bounds on g × g sub-boxes of the box', String(D.boundGrid));
 }

@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../core/atomic-write.ts';
+import { LuxcertError } from '../../core/errors.ts';
+import { log } from '../../core/logger.ts';
+import { loadDataset } from '../../data/dataset.ts';
+import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
+import { acceptance, aggregateRuns } from '../../experiment/aggregate.ts';
+import type { ExperimentConfig } from '../../experiment/plan.ts';
+import { htmlReport, markdownReport } from '../../experiment/report.ts';
+import { runExperiment } from '../../experiment/run-experiment.ts';
+import { modelMeta } from '../../model/metadata.ts';
+import { boxFromFlags } from '../../model/perturbation.ts';
+import { readOnnxFile } from '../../onnx/read.ts';
+import { PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { initBackend } from '../../train/backend.ts';
+import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
+import { numberFlag } from '../options.ts';
+import { action, emit } from '../run-command.ts';
+import { addScheduleFlags, usnComponents } from './prune.ts';
+
+interface Flags {
+  out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; regulariser: string; ablations: string;
+  rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
+}
+
+/** Settings of `--quick` (tests: a complete sweep in about a minute). */
+const QUICK = { train: 120, test: 24, trainEpochs: 2, sparsities: '0.3,0.5', seeds: '2', ablations: 'bias', rounds: '1', epochs: '1', usnImages: '8', certify: '3', budgetMs: '150', check: '10' } as const;
+
+const list = (flag: string, v: string) => v.split(',').map((s) => s.trim()).filter(Boolean).map((s) => numberFlag(flag, s, { positive: true }));
+
+/** `luxcert experiment`: the pruning × certification sweep, with JSON, Markdown and HTML reports. */
+export function registerExperiment(program: Command): void {
+  const cmd = program
+    .command('experiment')
+    .description('prune with every method × sparsity × regulariser setting (seeds at the headline sparsity, USN ablations), assess each model, write JSON/Markdown/HTML reports')
+    .option('--out <dir>', 'working folder (runs are cached there: a rerun resumes)', 'luxcert-experiment')
+    .option('--data <dir>', 'training data (default: the synthetic benchmark, made in OUT/data)')
+    .option('--test-data <dir>', 'held-out data (required with --data)')
+    .option('--model <path>', 'dense model (default: train one on the training data, OUT/dense.onnx)')
+    .option('--methods <list>', 'pruning methods', PRUNE_METHODS.join(','))
+    .option('--sparsities <list>', 'channel sparsities', '0.3,0.5,0.7')
+    .option('--headline <s>', 'the sparsity run with every seed, and the ablations', '0.5')
+    .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
+    .option('--wasserstein <λ>', 'weight of the regulariser when on', '0.1')
+    .option('--regulariser <list>', 'regulariser settings swept: on, off', 'on,off')
+    .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds ('none': no ablation)", 'bias;smoothness;bias,smoothness')
+    .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')
+    .option('--tolerance <px>', 'certified tolerance τ around the ground truth', '2')
+    .option('--certify <n>', 'held-out scenes certified per model', '100')
+    .option('--budget-ms <ms>', 'certification budget per image and box', '1000')
+    .option('--check <n>', 'sampled perturbations per certified claim, run in onnxruntime', '50')
+    .option('--backend <name>', 'tfjs backend for training')
+    .option('--quick', 'a minute-long version on tiny data (tests)')
+    .option('--json', 'print the experiment JSON instead of the summary');
+  addScheduleFlags(cmd).action(
+      action(async (f: Flags) => {
+        const q = f.quick ? QUICK : undefined;
+        const methods = f.methods.split(',').map((m) => m.trim());
+        const bad = methods.find((m) => !(PRUNE_METHODS as readonly string[]).includes(m));
+        if (bad !== undefined) throw new LuxcertError(`--methods: unknown method '${bad}' (${PRUNE_METHODS.join(', ')})`);
+        const regulariser = f.regulariser.split(',').map((s) => s.trim());
+        if (regulariser.length === 0 || regulariser.some((s) => s !== 'on' && s !== 'off')) throw new LuxcertError(`--regulariser must list on and/or off, got '${f.regulariser}'`);
+        const boxes = list('--boxes', f.boxes).sort((a, b) => a - b).map((b) => boxFromFlags(b, b));
+        if (boxes.length === 0) throw new LuxcertError('--boxes names no box');
+        const seeds = numberFlag('--seeds', q?.seeds ?? f.seeds, { integer: true, positive: true });
+        const ablationText = q?.ablations ?? f.ablations;
+        const cfg: ExperimentConfig = {
+          methods: methods as PruneMethod[],
+          sparsities: list('--sparsities', q?.sparsities ?? f.sparsities),
+          headline: numberFlag('--headline', f.headline, { positive: true }),
+          seeds: Array.from({ length: seeds }, (_, i) => i + 1),
+          wasserstein: numberFlag('--wasserstein', f.wasserstein, { positive: true }),
+          regulariser: regulariser as ('on' | 'off')[],
+          ablations: ablationText === 'none' ? [] : ablationText.split(';').map((a) => usnComponents(a, '--ablations')),
+          rounds: numberFlag('--rounds', q?.rounds ?? f.rounds, { integer: true, positive: true }),
+          epochs: numberFlag('--epochs', q?.epochs ?? f.epochs, { integer: true, min: 0 }),
+          usnImages: numberFlag('--usn-images', q?.usnImages ?? f.usnImages, { integer: true, positive: true }),
+          usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
+          boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true }),
+          assess: {
+            boxes,
+            tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
+            certify: numberFlag('--certify', q?.certify ?? f.certify, { integer: true, positive: true }),
+            budgetMs: numberFlag('--budget-ms', q?.budgetMs ?? f.budgetMs, { positive: true }),
+            check: numberFlag('--check', q?.check ?? f.check, { integer: true, min: 0 }),
+            seed: 1,
+          },
+        };
+        if (!cfg.sparsities.includes(cfg.headline)) throw new LuxcertError(`--headline ${cfg.headline} must be one of --sparsities (${cfg.sparsities.join(',')})`);
+        if (f.data && !f.testData) throw new LuxcertError('--data needs --test-data: held-out scenes the models never fine-tune on');
+        const backend = await initBackend(f.backend);
+
+        const trainDir = f.data ?? join(f.out, 'data', 'train');
+        const testDir = f.testData ?? join(f.out, 'data', 'test');
+        if (!f.data) {
+          // The default benchmark: the demo's synthetic scenes; seeds differ, so test scenes are never trained on.
+          if (!existsSync(join(trainDir, 'annotations.json'))) await synthesize({ out: trainDir, count: q?.train ?? SYNTH_DEFAULTS.count, size: SYNTH_DEFAULTS.size, seed: 1 });
+          if (!existsSync(join(testDir, 'annotations.json'))) await synthesize({ out: testDir, count: q?.test ?? 400, size: SYNTH_DEFAULTS.size, seed: 2 });
+        }
+        const train = await loadDataset(trainDir);
+        const test = await loadDataset(testDir);
+        let denseModel = f.model;
+        if (!denseModel) {
+          denseModel = join(f.out, 'dense.onnx');
+          if (existsSync(denseModel)) log.info({ model: denseModel }, 'experiment: reusing the dense model (delete it to retrain)');
+          else await trainFolder({ ...TRAIN_DEFAULTS, epochs: q?.trainEpochs ?? 30, data: trainDir, out: denseModel, augment: true }, train);
+        }
+        const meta = modelMeta(readOnnxFile(denseModel, { simplify: false }), denseModel);
+        const result = await runExperiment(
+          { out: f.out, denseModel, meta, train, test, pruneBox: boxes[boxes.length - 1]!, backend, command: `luxcert ${process.argv.slice(2).join(' ')}`, machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${process.platform} ${process.arch}, Node ${process.version}` },
+          cfg,
+        );
+        writeFileAtomic(join(f.out, 'experiment.json'), JSON.stringify(result, null, 2));
+        writeFileAtomic(join(f.out, 'report.md'), markdownReport(result));
+        writeFileAtomic(join(f.out, 'report.html'), htmlReport(result));
+        emit(Boolean(f.json), result, () =>
+          [
+            `luxcert experiment — ${result.runs.length} runs, reports: ${join(f.out, 'report.md')}, ${join(f.out, 'report.html')}, ${join(f.out, 'experiment.json')}`,
+            `acceptance at sparsity ${cfg.headline}:`,
+            ...acceptance(result, aggregateRuns(result)).map((c) => `  ${c.pass ? 'PASS' : 'FAIL'} ${c.text}: ${c.detail}`),
+          ].join('\n'),
+        );
+      }),
+    );
+}

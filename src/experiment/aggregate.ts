@@ -1,0 +1,118 @@
+import type { Assessment } from './assess.ts';
+import { methodLabel } from './plan.ts';
+import type { ExperimentResult, RunResult } from './run-experiment.ts';
+
+/** Mean and sample standard deviation over seeds (std 0 for one seed). */
+export interface Stat {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+/** One row of the reports: a (method, components, sparsity, λ) setting over its seeds. */
+export interface Row {
+  label: string;
+  method: string;
+  sparsity: number;
+  lambda: number;
+  kind: 'dense' | 'sweep' | 'ablation';
+  seeds: number[];
+  skipped?: string;
+  pck2: Stat;
+  meanError: Stat;
+  /** Per certified box, in the config's order. */
+  coverage: Stat[];
+  falsified: Stat[];
+  unknown: Stat[];
+  /** Mean certification time per image (ms), per box. */
+  certMs: Stat[];
+  params: Stat;
+  flops: Stat;
+  onnxBytes: Stat;
+  inferenceMs: Stat;
+  /** Sampled-perturbation check of every certified claim, summed over seeds and boxes. */
+  soundness: { samples: number; violations: number };
+}
+
+/** Mean and std of a list. */
+export function stat(values: number[]): Stat {
+  const n = values.length;
+  const mean = n ? values.reduce((a, v) => a + v, 0) / n : NaN;
+  const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, n };
+}
+
+function rowOf(label: string, method: string, sparsity: number, lambda: number, kind: Row['kind'], seeds: number[], list: Assessment[]): Row {
+  const boxes = list[0]?.certification.length ?? 0;
+  const per = (f: (a: Assessment) => number) => stat(list.map(f));
+  const perBox = (f: (c: Assessment['certification'][number]) => number) => Array.from({ length: boxes }, (_, b) => per((a) => f(a.certification[b]!)));
+  const checks = list.flatMap((a) => a.certification.map((c) => c.soundness ?? { samples: 0, violations: 0 }));
+  return {
+    label, method, sparsity, lambda, kind, seeds,
+    pck2: per((a) => a.accuracy.pck['2']!),
+    meanError: per((a) => a.accuracy.meanError),
+    coverage: perBox((c) => c.coverage),
+    falsified: perBox((c) => c.falsifiedShare),
+    unknown: perBox((c) => c.unknownShare),
+    certMs: perBox((c) => c.msPerImage.mean),
+    params: per((a) => a.params),
+    flops: per((a) => a.flops),
+    onnxBytes: per((a) => a.onnxBytes),
+    inferenceMs: per((a) => a.inferenceMs),
+    soundness: { samples: checks.reduce((s, c) => s + c.samples, 0), violations: checks.reduce((s, c) => s + c.violations, 0) },
+  };
+}
+
+/** The dense model as a row. */
+export function denseRow(r: ExperimentResult): Row {
+  return rowOf('dense', 'dense', 0, 0, 'dense', [], [r.dense.assessment]);
+}
+
+/** Runs grouped by setting, in the order they first appear. */
+export function aggregateRuns(r: ExperimentResult): Row[] {
+  const groups = new Map<string, RunResult[]>();
+  for (const run of r.runs) {
+    const s = run.spec;
+    const key = `${methodLabel(s.method, s.components)}|${s.sparsity}|${s.lambda}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].map((runs) => {
+    const s = runs[0]!.spec;
+    const label = `${methodLabel(s.method, s.components)}${s.lambda > 0 ? ' +W' : ''}`;
+    const done = runs.filter((x) => x.assessment);
+    const row = rowOf(label, s.method, s.sparsity, s.lambda, s.kind, done.map((x) => x.spec.seed), done.map((x) => x.assessment!));
+    return done.length === 0 ? { ...row, skipped: runs[0]!.skipped ?? 'no run finished' } : row;
+  });
+}
+
+/** One acceptance criterion of the headline setting, checked on the means. */
+export interface Criterion {
+  text: string;
+  pass: boolean;
+  detail: string;
+}
+
+/**
+ * The issue's acceptance at the headline sparsity: USN with the regulariser certifies at least as
+ * much as dense and more than random and L1 (at the largest box), keeps clean PCK@2 within 2 points
+ * of dense, and certifies in at most half the dense time per image.
+ */
+export function acceptance(r: ExperimentResult, rows: Row[]): Criterion[] {
+  const h = r.config.headline;
+  const last = r.config.assess.boxes.length - 1;
+  const dense = denseRow(r);
+  const find = (method: string, lambda: number) => rows.find((x) => x.kind === 'sweep' && x.method === method && x.sparsity === h && x.lambda === lambda && !x.skipped);
+  const usn = find('usn', r.config.wasserstein);
+  if (!usn) return [{ text: `USN + Wasserstein at sparsity ${h}`, pass: false, detail: 'not run' }];
+  const cov = (x: Row) => x.coverage[last]!.mean;
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const out: Criterion[] = [{ text: 'certified coverage ≥ dense', pass: cov(usn) >= cov(dense), detail: `${pct(cov(usn))} vs ${pct(cov(dense))}` }];
+  for (const base of ['random', 'l1']) {
+    const b = find(base, r.config.wasserstein) ?? find(base, 0);
+    if (b) out.push({ text: `certified coverage > ${base}`, pass: cov(usn) > cov(b), detail: `${pct(cov(usn))} vs ${pct(cov(b))} (${b.label})` });
+  }
+  out.push({ text: 'clean PCK@2 within 2 points of dense', pass: usn.pck2.mean >= dense.pck2.mean - 0.02, detail: `${usn.pck2.mean.toFixed(3)} vs ${dense.pck2.mean.toFixed(3)}` });
+  const ratio = usn.certMs[last]!.mean / dense.certMs[last]!.mean;
+  out.push({ text: 'certification time per image ≤ 0.5× dense', pass: ratio <= 0.5, detail: `${usn.certMs[last]!.mean.toFixed(0)} ms vs ${dense.certMs[last]!.mean.toFixed(0)} ms (${ratio.toFixed(2)}×)` });
+  return out;
+}

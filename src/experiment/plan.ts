@@ -1,0 +1,59 @@
+import { LuxcertError } from '../core/errors.ts';
+import type { PruneMethod } from '../prune/prune-model.ts';
+import type { UsnComponent } from '../prune/usn.ts';
+import type { AssessConfig } from './assess.ts';
+
+/** The sweep: methods × sparsities × regulariser, seeds at the headline sparsity, USN ablations. */
+export interface ExperimentConfig {
+  methods: PruneMethod[];
+  sparsities: number[];
+  /** The sparsity that gets every seed (and the ablations). */
+  headline: number;
+  seeds: number[];
+  /** λ of the Wasserstein regulariser when it is on. */
+  wasserstein: number;
+  /** Which regulariser settings are swept. */
+  regulariser: ('off' | 'on')[];
+  /** USN component subsets run at the headline sparsity with the regulariser on (empty: none). */
+  ablations: UsnComponent[][];
+  rounds: number;
+  epochs: number;
+  usnImages: number;
+  usnPerturbations: number;
+  boundGrid: number;
+  assess: AssessConfig;
+}
+
+/** One pruning run of the sweep. */
+export interface RunSpec {
+  id: string;
+  method: PruneMethod;
+  /** USN's penalty terms (USN runs only; undefined: all). */
+  components?: UsnComponent[];
+  sparsity: number;
+  lambda: number;
+  seed: number;
+  kind: 'sweep' | 'ablation';
+}
+
+/** A label for a (method, components) pair, as tables and plots show it. */
+export function methodLabel(method: PruneMethod, components?: readonly UsnComponent[]): string {
+  return components ? `${method}[${components.join('+')}]` : method;
+}
+
+/** Every run of the experiment, in execution order: the headline sparsity (all seeds), the ablations, then the other sparsities (first seed), so partial results are the useful ones. */
+export function planRuns(cfg: ExperimentConfig): RunSpec[] {
+  if (cfg.sparsities.some((s) => !(s > 0 && s < 1))) throw new LuxcertError(`--sparsities must lie in (0, 1), got ${cfg.sparsities.join(',')}`);
+  if (cfg.seeds.length === 0) throw new LuxcertError('--seeds must be at least 1');
+  if (cfg.methods.length === 0) throw new LuxcertError('--methods names no method');
+  const lambdas = cfg.regulariser.map((r) => (r === 'on' ? cfg.wasserstein : 0));
+  const runs: RunSpec[] = [];
+  const add = (method: PruneMethod, sparsity: number, lambda: number, seed: number, kind: RunSpec['kind'], components?: UsnComponent[]) => {
+    const id = `${methodLabel(method, components)}-s${sparsity}-w${lambda}-seed${seed}`.replace(/[[\]+]/g, (c) => ({ '[': '_', ']': '', '+': '-' })[c]!);
+    if (!runs.some((r) => r.id === id)) runs.push({ id, method, ...(components ? { components } : {}), sparsity, lambda, seed, kind });
+  };
+  for (const seed of cfg.seeds) for (const method of cfg.methods) for (const lambda of lambdas) add(method, cfg.headline, lambda, seed, 'sweep');
+  for (const seed of cfg.seeds) for (const components of cfg.ablations) add('usn', cfg.headline, cfg.wasserstein, seed, 'ablation', components);
+  for (const sparsity of cfg.sparsities.filter((s) => s !== cfg.headline)) for (const method of cfg.methods) for (const lambda of lambdas) add(method, sparsity, lambda, cfg.seeds[0]!, 'sweep');
+  return runs;
+}

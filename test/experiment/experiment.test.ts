@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { stat } from '../../src/experiment/aggregate.ts';
+import { planRuns, type ExperimentConfig } from '../../src/experiment/plan.ts';
+import type { ExperimentResult } from '../../src/experiment/run-experiment.ts';
+import { linePlot } from '../../src/experiment/svg-plot.ts';
+import { boxFromFlags } from '../../src/model/perturbation.ts';
+import { openSession, runSession } from '../../src/onnx/ort.ts';
+import { luxcert } from '../helpers/cli.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+const CFG: ExperimentConfig = {
+  methods: ['usn', 'random', 'l1'], sparsities: [0.3, 0.5, 0.7], headline: 0.5, seeds: [1, 2, 3], wasserstein: 10, regulariser: ['on', 'off'],
+  ablations: [['bias'], ['smoothness']], rounds: 2, epochs: 1, usnImages: 8, usnPerturbations: 4, boundGrid: 2,
+  assess: { boxes: [boxFromFlags(0.1, 0.1)], tolerance: 2, certify: 4, budgetMs: 100, check: 10, seed: 1 },
+};
+
+describe('experiment plan and statistics', () => {
+  it('headline sparsity with every seed first, then ablations, then the other sparsities with the first seed', () => {
+    const runs = planRuns(CFG);
+    // 3 methods × 2 λ × 3 seeds + 2 ablations × 3 seeds + 2 sparsities × 3 methods × 2 λ
+    assert.equal(runs.length, 18 + 6 + 12);
+    assert.equal(new Set(runs.map((r) => r.id)).size, runs.length);
+    assert.ok(runs.slice(0, 18).every((r) => r.sparsity === 0.5 && r.kind === 'sweep'));
+    assert.ok(runs.slice(18, 24).every((r) => r.kind === 'ablation' && r.lambda === 10 && r.method === 'usn'));
+    assert.ok(runs.slice(24).every((r) => r.sparsity !== 0.5 && r.seed === 1));
+    assert.throws(() => planRuns({ ...CFG, sparsities: [0.5, 1] }), /--sparsities must lie in \(0, 1\)/);
+  });
+
+  it('mean and sample standard deviation', () => {
+    assert.deepEqual(stat([1, 2, 3]), { mean: 2, std: 1, n: 3 });
+    assert.deepEqual(stat([4]), { mean: 4, std: 0, n: 1 });
+  });
+
+  it('plots are self-contained SVG: one line per series with its points, the reference drawn', () => {
+    const svg = linePlot({ title: 'a < b', xLabel: 'x', yLabel: 'y', percent: true, reference: { y: 0.9, label: 'dense' }, series: [
+      { name: 'usn', color: '#d62728', points: [{ x: 0.3, y: 0.95, err: 0.01 }, { x: 0.5, y: 0.93 }, { x: 0.7, y: 0.8 }] },
+      { name: 'l1', color: '#1f77b4', dashed: true, points: [{ x: 0.3, y: 0.9 }, { x: 0.5, y: 0.85 }] },
+    ] });
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>.*<\/svg>$/s);
+    assert.equal(svg.match(/<polyline/g)?.length, 2);
+    assert.equal(svg.match(/<circle/g)?.length, 5);
+    assert.match(svg, /a &lt; b/);
+    assert.match(svg, />dense</);
+    assert.match(svg, />95%</);
+  });
+});
+
+describe('luxcert experiment --quick', () => {
+  const out = tmpDir('experiment');
+  it('runs the sweep, writes JSON, Markdown and a self-contained HTML report, and resumes from its cache', async () => {
+    const args = ['experiment', '--quick', '--out', out, '--methods', 'usn,random,slimming,nrs', '--boxes', '0.01,0.02', '--json'];
+    const r = luxcert(...args);
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout) as ExperimentResult;
+    assert.equal(res.schema, 'luxcert.experiment/1');
+    // 4 methods × 2 λ × 2 seeds at 0.5, 1 ablation × 2 seeds, 4 methods × 2 λ at 0.3
+    assert.equal(res.runs.length, 16 + 2 + 8);
+    const slim = res.runs.filter((x) => x.spec.method === 'slimming');
+    assert.ok(slim.every((x) => /slimming needs BatchNorm/.test(x.skipped ?? '')), 'the tiny model has no BatchNorm: slimming is reported as not applicable');
+    const done = res.runs.filter((x) => x.assessment);
+    assert.equal(done.length, 26 - slim.length);
+    assert.equal(slim.length, 6);
+    for (const x of done) {
+      const a = x.assessment!;
+      assert.equal(a.certification.length, 2);
+      assert.ok(a.params < res.dense.assessment.params);
+      for (const c of a.certification) assert.equal(c.soundness!.violations, 0, `${x.spec.id}: certified claims survive sampled perturbations`);
+      const model = join(out, 'models', `${x.spec.id}.onnx`);
+      assert.equal(a.onnxBytes, statSync(model).size);
+      const s = await openSession(model);
+      const y = Object.values(await runSession(s, { image: { dims: [1, 3, 32, 32], data: new Float32Array(3072).fill(0.5) } }))[0]!;
+      assert.deepEqual(y.dims, [1, 4, 2]);
+      await s.release();
+    }
+    assert.ok(done.some((x) => x.assessment!.certification[0]!.certified > 0), 'something certifies at the small box');
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(md, /## Headline: 50% channel sparsity/);
+    assert.match(md, /## Ablation: USN terms/);
+    assert.match(md, /\| usn\[bias\] \+W \| 0\.5 \| 2 \|/);
+    assert.match(md, /(PASS|FAIL) — certified coverage ≥ dense/);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.equal(html.match(/<svg /g)?.length, 3);
+    assert.doesNotMatch(html, /<script|src="http|href="http|<link /);
+    assert.ok(existsSync(join(out, 'experiment.json')));
+
+    const firstModel = join(out, 'models', `${done[0]!.spec.id}.onnx`);
+    const written = statSync(firstModel).mtimeMs;
+    const again = luxcert(...args);
+    assert.equal(again.code, 0, again.stderr);
+    const res2 = JSON.parse(again.stdout) as ExperimentResult;
+    assert.deepEqual(res2.runs.map((x) => x.assessment?.accuracy), res.runs.map((x) => x.assessment?.accuracy), 'cached runs are reused');
+    assert.equal(statSync(firstModel).mtimeMs, written, 'a rerun reads the cache instead of pruning again');
+  });
+
+  it('refuses bad settings in one line', () => {
+    for (const [args, message] of [
+      [['--methods', 'usn,magic'], /--methods: unknown method 'magic'/],
+      [['--headline', '0.4'], /--headline 0\.4 must be one of --sparsities/],
+      [['--data', out], /--data needs --test-data/],
+      [['--ablations', 'bias;wrong'], /--ablations: 'wrong' is not one of/],
+    ] as [string[], RegExp][]) {
+      const r = luxcert('experiment', '--out', join(out, 'never'), ...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr.trim(), message);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+  });
+});

@@ -44,7 +44,7 @@ export function registerExperiment(program: Command): void {
     .option('--sparsities <list>', 'channel sparsities', '0.3,0.5,0.7')
     .option('--headline <s>', 'the sparsity run with every seed, and the ablations', '0.5')
     .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
-    .option('--wasserstein <λ>', 'weight of the regulariser when on', '0.1')
+    .option('--wasserstein <λ>', 'weight of the regulariser when on', '30')
     .option('--regulariser <list>', 'regulariser settings swept: on, off', 'on,off')
     .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds ('none': no ablation)", 'bias;smoothness;bias,smoothness')
     .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')

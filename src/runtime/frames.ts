@@ -4,6 +4,7 @@ import { LuxcertError } from '../core/errors.ts';
 import { sampleWindow } from '../data/crop.ts';
 import { readImage, type RgbImage } from '../data/image.ts';
 import type { ModelMeta } from '../model/metadata.ts';
+import { videoFrames } from './video.ts';
 
 /** One frame from a source: the image, or why it could not be read. */
 export interface Frame {
@@ -34,11 +35,11 @@ async function* folderFrames(dir: string): AsyncGenerator<Frame> {
 }
 
 /**
- * Opens a frame source: an image folder, or (with the optional `@u4/opencv4nodejs`) a video file
- * or `camera:N`.
+ * Opens a frame source: an image folder, or (with the optional `@u4/opencv4nodejs`, loaded only
+ * here) a video file, `camera:N` or `gst:PIPELINE`.
  */
 export function openSource(input: string): AsyncIterable<Frame> {
-  if (!input.startsWith('camera:')) {
+  if (!input.startsWith('camera:') && !input.startsWith('gst:')) {
     let isDir = false;
     try {
       isDir = statSync(input).isDirectory();
@@ -47,7 +48,7 @@ export function openSource(input: string): AsyncIterable<Frame> {
     }
     if (isDir) return folderFrames(input);
   }
-  throw new LuxcertError(`${input}: video files and cameras need the optional package @u4/opencv4nodejs (Debian: apt-get install libopencv-dev; then OPENCV4NODEJS_DISABLE_AUTOBUILD=1 npm install @u4/opencv4nodejs), which this version does not load yet; use an image folder`);
+  return videoFrames(input);
 }
 
 /** The model input of a frame: the centred square, resized to the model's input, scaled to [0, 1]. */

@@ -10,12 +10,23 @@ import { readImage } from '../../src/data/image.ts';
 import { synthesize } from '../../src/data/synth.ts';
 import { loadBundle } from '../../src/export/bundle.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
+import { loadOpenCv, OPENCV_PACKAGE } from '../../src/runtime/video.ts';
 import type { FrameRecord } from '../../src/runtime/stream.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
 import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('runtime');
+const opencv = await loadOpenCv().catch(() => undefined);
+
+/** The OpenCV calls the video test makes to write its clip. */
+interface OpenCvForTests {
+  VideoWriter: { new (path: string, fourcc: number, fps: number, size: unknown, color: boolean): { write(m: unknown): void; release(): void }; fourcc(code: string): number };
+  Size: new (w: number, h: number) => unknown;
+  Mat: new (data: Buffer, rows: number, cols: number, type: number) => { cvtColor(code: number): unknown };
+  CV_8UC3: number;
+  COLOR_RGB2BGR: number;
+}
 const data = join(root, 'data');
 const frames = join(root, 'frames');
 const bundle = join(root, 'bundle');
@@ -105,8 +116,43 @@ describe('export and run', () => {
     r = luxcert('run', '--bundle', broken, '--input', frames);
     assert.equal(r.code, 1);
     assert.match(r.stderr.trim(), /model\.onnx: missing from the bundle$/);
-    r = luxcert('run', '--bundle', bundle, '--input', 'camera:0');
+  });
+
+  it('without the OpenCV binding, a video input is a one-line error that says how to install it', async () => {
+    await assert.rejects(loadOpenCv('@u4/opencv4nodejs-not-installed'), (e: Error) => /^video files and cameras need the optional package @u4\/opencv4nodejs \(apt-get install libopencv-dev, then OPENCV4NODEJS_DISABLE_AUTOBUILD=1 npm install @u4\/opencv4nodejs\); it could not be loaded: /.test(e.message) && !e.message.includes('\n'));
+  });
+
+  it('video files through OpenCV: every frame decoded and certified; a truncated file is reported and the loop ends cleanly', { skip: opencv ? false : `${OPENCV_PACKAGE} is not installed (.ci/run installs it)` }, async () => {
+    const cv = opencv as unknown as OpenCvForTests;
+    const video = join(root, 'scenes.avi');
+    const names = readdirSync(frames).sort();
+    const first = await readImage(join(frames, names[0]!));
+    const writer = new cv.VideoWriter(video, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(first.width, first.height), true);
+    for (const n of names) {
+      const img = await readImage(join(frames, n));
+      writer.write(new cv.Mat(Buffer.from(img.data), img.height, img.width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
+    }
+    writer.release();
+    let r = luxcert('run', '--bundle', bundle, '--input', video, '--out', join(root, 'video.jsonl'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const whole = JSON.parse(r.stdout) as { processed: number; errors: number };
+    assert.deepEqual([whole.processed, whole.errors], [names.length, 0]);
+    const records = readFileSync(join(root, 'video.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as FrameRecord);
+    assert.ok(records.every((x) => x.ok && x.keypoints.length === 4));
+    assert.ok(records[1]!.timestamp > records[0]!.timestamp, 'frames carry their media time');
+
+    const bytes = readFileSync(video);
+    writeFileSync(join(root, 'cut.avi'), bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    r = luxcert('run', '--bundle', bundle, '--input', join(root, 'cut.avi'), '--out', join(root, 'cut.jsonl'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const cut = JSON.parse(r.stdout) as { processed: number; errors: number };
+    assert.ok(cut.processed > 0 && cut.processed < names.length, `processed ${cut.processed}`);
+    assert.equal(cut.errors, 1);
+    const last = JSON.parse(readFileSync(join(root, 'cut.jsonl'), 'utf8').trim().split('\n').pop()!) as FrameRecord;
+    assert.ok(!last.ok && /video ended after \d+ of 24 frames: .*truncated/.test(last.error), JSON.stringify(last));
+
+    r = luxcert('run', '--bundle', bundle, '--input', join(root, 'missing.avi'));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /@u4\/opencv4nodejs/);
+    assert.match(r.stderr.trim(), /missing\.avi: no such file or folder$/);
   });
 });

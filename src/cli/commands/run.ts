@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run a bundle on an image folder: keypoints plus the certified brightness/contrast box per frame')
     .requiredOption('--bundle <dir>', 'bundle folder from luxcert export')
-    .requiredOption('--input <src>', 'image folder (video files and camera:N need @u4/opencv4nodejs)')
+    .requiredOption('--input <src>', 'image folder, video file, camera:N (V4L2) or gst:PIPELINE (the last three need the optional @u4/opencv4nodejs)')
     .option('--out <path>', 'results.jsonl: one JSON line per frame')
     .option('--annotate <dir>', 'write each frame with keypoints, tolerance squares coloured by verdict and the certified box')
     .option('--budget-ms <ms>', 'per-frame certification budget (default: the bundle\'s)')

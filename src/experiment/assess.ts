@@ -25,7 +25,7 @@ export interface AssessConfig {
 
 /** Everything the experiment reports of one model. */
 export interface Assessment {
-  accuracy: Pick<EvalResult, 'pck' | 'meanError' | 'objects'>;
+  accuracy: EvalResult;
   certification: SettingSummary[];
   params: number;
   flops: number;
@@ -37,13 +37,13 @@ export interface Assessment {
 /** Accuracy (onnxruntime), certification at every box, size and inference time of one model. */
 export async function assessModel(graph: Graph, meta: ModelMeta, test: LoadedSet, cfg: AssessConfig): Promise<Assessment> {
   const bytes = encodeOnnx(graph);
-  const { pck, meanError, objects } = await evaluateModel(bytes, meta, test);
+  const accuracy = await evaluateModel(bytes, meta, test);
   const bounds = await BoundComputer.create(graph, { boxes: 16, mode: 'linear', engine: 'onnxruntime' });
   const runner = await ModelRunner.open(bytes, meta);
   try {
     const cert = await certifySet(bounds, runner, meta, test, { boxes: cfg.boxes, tolerances: [cfg.tolerance], reference: 'truth', budget: { ms: cfg.budgetMs, boxes: 4096 }, seed: cfg.seed, check: cfg.check, limit: cfg.certify });
     const stats = graphStats(graph);
-    return { accuracy: { pck, meanError, objects }, certification: cert.settings, params: stats.params, flops: stats.flops, onnxBytes: bytes.length, inferenceMs: await inferenceLatency(bytes, meta) };
+    return { accuracy, certification: cert.settings, params: stats.params, flops: stats.flops, onnxBytes: bytes.length, inferenceMs: await inferenceLatency(bytes, meta) };
   } finally {
     await bounds.release();
     await runner.release();

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { BoundComputer } from '../../bounds/bounds.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
-import { certifySet, type SettingSummary } from '../../certify/certify-set.ts';
-import { ModelRunner } from '../../certify/model-runner.ts';
+import type { SettingSummary } from '../../certify/certify-set.ts';
+import { assessModel, type Assessment } from '../../experiment/assess.ts';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { log } from '../../core/logger.ts';
 import { loadDataset, type LoadedSet } from '../../data/dataset.ts';
@@ -11,15 +10,13 @@ import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
 import { writeCropFrames } from '../../data/write-crops.ts';
 import { exportBundle, loadBundle } from '../../export/bundle.ts';
 import type { Graph } from '../../graph/graph.ts';
-import { graphStats } from '../../graph/stats.ts';
 import type { ModelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
-import { encodeOnnx, writeOnnxFile } from '../../onnx/write.ts';
+import { writeOnnxFile } from '../../onnx/write.ts';
 import { PRUNE_DEFAULTS, pruneModel } from '../../prune/prune-model.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
-import { evaluateModel, type EvalResult } from '../../train/evaluate.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { compact, table } from '../format.ts';
 import { action, emit } from '../run-command.ts';
@@ -39,17 +36,10 @@ const DEMO_BOX = boxFromFlags(0.1, 0.1);
 const DEMO_TOLERANCE = 2;
 const DEMO_SPARSITY = 0.5;
 
-/** Accuracy in onnxruntime and certification of the held-out scenes, for one model. */
-async function assess(graph: Graph, meta: ModelMeta, test: LoadedSet, plan: Plan): Promise<{ accuracy: EvalResult; certification: SettingSummary; params: number; flops: number }> {
-  const bytes = encodeOnnx(graph);
-  const accuracy = await evaluateModel(bytes, meta, test);
-  const bounds = await BoundComputer.create(graph, { boxes: 16, mode: 'linear', engine: 'onnxruntime' });
-  const runner = await ModelRunner.open(bytes, meta);
-  const cert = await certifySet(bounds, runner, meta, test, { boxes: [DEMO_BOX], tolerances: [DEMO_TOLERANCE], reference: 'truth', budget: { ms: plan.budgetMs, boxes: 4096 }, seed: 1, check: plan.check, limit: plan.certify });
-  await bounds.release();
-  await runner.release();
-  const stats = graphStats(graph);
-  return { accuracy, certification: cert.settings[0]!, params: stats.params, flops: stats.flops };
+/** Accuracy in onnxruntime and certification of the held-out scenes at the demo's property, for one model. */
+async function assess(graph: Graph, meta: ModelMeta, test: LoadedSet, plan: Plan): Promise<Omit<Assessment, 'certification'> & { certification: SettingSummary }> {
+  const a = await assessModel(graph, meta, test, { boxes: [DEMO_BOX], tolerance: DEMO_TOLERANCE, certify: plan.certify, budgetMs: plan.budgetMs, check: plan.check, seed: 1 });
+  return { ...a, certification: a.certification[0]! };
 }
 
 /** `luxcert demo`: synthesise → train → USN-prune → evaluate and certify both → export → run, on built-in defaults. */

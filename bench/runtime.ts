@@ -1,6 +1,6 @@
 // Runtime throughput: inference only vs with per-frame certified boxes, and box size vs budget.
 // Usage: npm run bench:runtime [-- --bundle DIR --input FRAMES_DIR --frames 200]
-// Default: exports luxcert-demo/model.onnx to a temporary bundle and runs it on the demo's test crops.
+// Default: exports the demo's pruned model (luxcert-demo/pruned.onnx) to a temporary bundle and runs it on the demo's test crops.
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { decodeKeypoints } from '../src/model/heads.ts';
 import { decodeOnnx, rawToGraph, readOnnxFile } from '../src/onnx/read.ts';
 import { quantile } from '../src/core/quantile.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'luxcert-demo/model.onnx' }, data: { type: 'string', default: 'luxcert-demo/data/test' }, frames: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'luxcert-demo/pruned.onnx' }, data: { type: 'string', default: 'luxcert-demo/data/test' }, frames: { type: 'string', default: '200' } } });
 if (!existsSync(values.model)) {
   console.error(`${values.model} not found: run \`npx luxcert demo\` first, or pass --model and --data`);
   process.exit(1);

@@ -20,7 +20,7 @@ const kb = (v: number) => (v / 1024).toFixed(1);
 const compactNum = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0));
 
 function rowCells(x: Row, boxes: number): string[] {
-  if (x.skipped) return [x.label, String(x.sparsity), '—', `skipped: ${x.skipped}`, ...new Array<string>(2 * boxes + 6).fill('')];
+  if (x.skipped) return [x.label, String(x.sparsity), '—', 'skipped¹', ...new Array<string>(2 * boxes + 7).fill('')];
   const last = boxes - 1;
   return [
     x.label,
@@ -49,12 +49,14 @@ function tables(r: ExperimentResult, rows: Row[]): Table[] {
   const n = r.config.assess.boxes.length;
   const dense = denseRow(r);
   const cells = (list: Row[]) => list.map((x) => rowCells(x, n));
+  const skipped = [...new Set(rows.filter((x) => x.skipped).map((x) => x.skipped!))];
+  const footnote = skipped.length ? `¹ ${skipped.join('; ')}` : undefined;
   const sweep = rows.filter((x) => x.kind === 'sweep');
   const head = sweep.filter((x) => x.sparsity === r.config.headline);
   const ablation = rows.filter((x) => x.kind === 'ablation' || (x.kind === 'sweep' && x.method === 'usn' && x.sparsity === r.config.headline));
-  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: 'mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser', header: header(r), rows: cells([dense, ...head]) }];
+  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: ['mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser', footnote].filter(Boolean).join('. '), header: header(r), rows: cells([dense, ...head]) }];
   if (r.config.ablations.length > 0) out.push({ title: 'Ablation: USN terms', note: 'usn[terms]: USN penalising only those terms (bias, smoothness: sampled; bounds: certified pre-activation width); usn: all three', header: header(r), rows: cells(ablation) });
-  out.push({ title: 'Sweep: every method, sparsity and regulariser setting', header: header(r), rows: cells([dense, ...[...sweep].sort((a, b) => a.sparsity - b.sparsity || a.label.localeCompare(b.label))]) });
+  out.push({ title: 'Sweep: every method, sparsity and regulariser setting', ...(footnote ? { note: footnote } : {}), header: header(r), rows: cells([dense, ...[...sweep].sort((a, b) => a.sparsity - b.sparsity || a.label.localeCompare(b.label))]) });
   return out;
 }
 
@@ -71,9 +73,9 @@ function plots(r: ExperimentResult, rows: Row[]): string[] {
     });
   const box = boxText(r.config.assess.boxes[last]!);
   return [
-    linePlot({ title: `Certified coverage vs sparsity (${box})`, xLabel: 'channel sparsity', yLabel: 'certified (image, keypoint) pairs', series: series((x) => x.coverage[last]!), reference: { y: dense.coverage[last]!.mean, label: 'dense' }, percent: true }),
-    linePlot({ title: `Certification time vs sparsity (${box})`, xLabel: 'channel sparsity', yLabel: 'ms per image (mean)', series: series((x) => x.certMs[last]!), reference: { y: dense.certMs[last]!.mean, label: 'dense' } }),
-    linePlot({ title: 'Clean accuracy vs sparsity', xLabel: 'channel sparsity', yLabel: 'PCK@2px (held-out)', series: series((x) => x.pck2), reference: { y: dense.pck2.mean, label: 'dense' } }),
+    linePlot({ id: 'coverage', title: `Certified coverage vs sparsity (${box})`, xLabel: 'channel sparsity', yLabel: 'certified (image, keypoint) pairs', series: series((x) => x.coverage[last]!), reference: { y: dense.coverage[last]!.mean, label: 'dense' }, percent: true }),
+    linePlot({ id: 'time', title: `Certification time vs sparsity (${box})`, xLabel: 'channel sparsity', yLabel: 'ms per image (mean)', series: series((x) => x.certMs[last]!), reference: { y: dense.certMs[last]!.mean, label: 'dense' } }),
+    linePlot({ id: 'accuracy', title: 'Clean accuracy vs sparsity', xLabel: 'channel sparsity', yLabel: 'PCK@2px (held-out)', series: series((x) => x.pck2), reference: { y: dense.pck2.mean, label: 'dense' } }),
   ];
 }
 
@@ -125,7 +127,7 @@ export function htmlReport(r: ExperimentResult): string {
 <style>
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}
 table{border-collapse:collapse;font-size:12px;margin-bottom:8px}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f3f3f3}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.note{color:#555;font-size:12px}
 li.pass{color:#11772d}li.fail{color:#b00020}

@@ -8,6 +8,8 @@ export interface Series {
 
 /** What a line plot shows. */
 export interface PlotSpec {
+  /** Unique on the page (it names the plot's clip path). */
+  id: string;
   title: string;
   xLabel: string;
   yLabel: string;
@@ -48,7 +50,9 @@ export function linePlot(p: PlotSpec): string {
   const Y = (v: number) => H - m.bottom - ((v - y0) / (y1 - y0)) * (H - m.top - m.bottom);
   const fmtY = (v: number) => (p.percent ? `${(100 * v).toFixed(Math.abs(y1 - y0) < 0.05 ? 1 : 0)}%` : String(+v.toPrecision(4)));
   const parts: string[] = [];
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}" fill="#fff" stroke="#999"/>`);
+  const area = `x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}"`;
+  const clip = `clip-${p.id}`;
+  parts.push(`<defs><clipPath id="${clip}"><rect ${area}/></clipPath></defs><rect ${area} fill="#fff" stroke="#999"/>`);
   for (const t of ticks(y0, y1)) {
     parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${Y(t)}" y2="${Y(t)}" stroke="#eee"/><text x="${m.left - 6}" y="${Y(t) + 4}" text-anchor="end">${fmtY(t)}</text>`);
   }
@@ -59,6 +63,7 @@ export function linePlot(p: PlotSpec): string {
     const y = Y(p.reference.y);
     parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y}" y2="${y}" stroke="#000" stroke-dasharray="2,3"/>`);
   }
+  parts.push(`<g clip-path="url(#${clip})">`);
   p.series.forEach((s) => {
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     const dash = s.dashed ? ' stroke-dasharray="6,4"' : '';
@@ -68,6 +73,7 @@ export function linePlot(p: PlotSpec): string {
       parts.push(`<circle cx="${X(q.x).toFixed(1)}" cy="${Y(q.y).toFixed(1)}" r="3.5" fill="${s.dashed ? '#fff' : s.color}" stroke="${s.color}" stroke-width="1.5"/>`);
     }
   });
+  parts.push('</g>');
   const legend = [...p.series.map((s) => ({ name: s.name, color: s.color, dash: s.dashed ? '6,4' : '' })), ...(p.reference ? [{ name: p.reference.label, color: '#000', dash: '2,3' }] : [])];
   legend.forEach((l, i) => {
     const y = m.top + 8 + i * 18;

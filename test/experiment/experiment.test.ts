@@ -35,7 +35,7 @@ describe('experiment plan and statistics', () => {
   });
 
   it('plots are self-contained SVG: one line per series with its points, the reference drawn', () => {
-    const svg = linePlot({ title: 'a < b', xLabel: 'x', yLabel: 'y', percent: true, reference: { y: 0.9, label: 'dense' }, series: [
+    const svg = linePlot({ id: 'p', title: 'a < b', xLabel: 'x', yLabel: 'y', percent: true, reference: { y: 0.9, label: 'dense' }, series: [
       { name: 'usn', color: '#d62728', points: [{ x: 0.3, y: 0.95, err: 0.01 }, { x: 0.5, y: 0.93 }, { x: 0.7, y: 0.8 }] },
       { name: 'l1', color: '#1f77b4', dashed: true, points: [{ x: 0.3, y: 0.9 }, { x: 0.5, y: 0.85 }] },
     ] });

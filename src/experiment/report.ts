@@ -60,7 +60,12 @@ function tables(r: ExperimentResult, rows: Row[]): Table[] {
   return out;
 }
 
-/** The three plots of the sweep against sparsity: certified coverage (largest box), certification time, accuracy. */
+/** The three plots of the sweep against sparsity as standalone SVG files: coverage (largest box), certification time, accuracy. */
+export function plotFiles(r: ExperimentResult): Record<'coverage' | 'time' | 'accuracy', string> {
+  const [coverage, time, accuracy] = plots(r, aggregateRuns(r)) as [string, string, string];
+  return { coverage, time, accuracy };
+}
+
 function plots(r: ExperimentResult, rows: Row[]): string[] {
   const last = r.config.assess.boxes.length - 1;
   const dense = denseRow(r);

@@ -85,6 +85,7 @@ describe('luxcert experiment --quick', () => {
     assert.equal(html.match(/<svg /g)?.length, 3);
     assert.doesNotMatch(html, /<script|src="http|href="http|<link /);
     assert.ok(existsSync(join(out, 'experiment.json')));
+    for (const plot of ['coverage', 'time', 'accuracy']) assert.match(readFileSync(join(out, 'plots', `${plot}.svg`), 'utf8'), /^<svg xmlns=/);
 
     const firstModel = join(out, 'models', `${done[0]!.spec.id}.onnx`);
     const written = statSync(firstModel).mtimeMs;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
@@ -9,7 +9,7 @@ import { loadDataset } from '../../data/dataset.ts';
 import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
 import { acceptance, aggregateRuns } from '../../experiment/aggregate.ts';
 import type { ExperimentConfig } from '../../experiment/plan.ts';
-import { htmlReport, markdownReport } from '../../experiment/report.ts';
+import { htmlReport, markdownReport, plotFiles } from '../../experiment/report.ts';
 import { runExperiment } from '../../experiment/run-experiment.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
@@ -116,6 +116,8 @@ export function registerExperiment(program: Command): void {
         writeFileAtomic(join(f.out, 'experiment.json'), JSON.stringify(result, null, 2));
         writeFileAtomic(join(f.out, 'report.md'), markdownReport(result));
         writeFileAtomic(join(f.out, 'report.html'), htmlReport(result));
+        mkdirSync(join(f.out, 'plots'), { recursive: true });
+        for (const [name, svg] of Object.entries(plotFiles(result))) writeFileAtomic(join(f.out, 'plots', `${name}.svg`), svg);
         emit(Boolean(f.json), result, () =>
           [
             `luxcert experiment — ${result.runs.length} runs, reports: ${join(f.out, 'report.md')}, ${join(f.out, 'report.html')}, ${join(f.out, 'experiment.json')}`,

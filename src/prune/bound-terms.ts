@@ -19,8 +19,10 @@ export interface BoundTerms {
   width: Float64Array;
   /** Share where the ReLU is unstable (l < 0 < u); 0 for channels without a ReLU. */
   unstable: Float64Array;
-  /** Share where the ReLU is stably inactive (u ≤ 0). */
+  /** Share where the ReLU is stably inactive (u ≤ 0); 0 for channels without a ReLU. */
   inactive: Float64Array;
+  /** Whether the channels feed a ReLU. */
+  relu: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function boundTerms(graph: Graph, groups: ChannelGroup[], o: BoundT
           const ch = Math.floor(i / inner) % c;
           s.width[ch]! += u[i]! - l[i]!;
           if (values[gi]!.relu && l[i]! < 0 && u[i]! > 0) s.unstable[ch]! += 1;
-          if (u[i]! <= 0) s.inactive[ch]! += 1;
+          if (values[gi]!.relu && u[i]! <= 0) s.inactive[ch]! += 1;
         }
         s.count += dims[0]! * inner;
       });
@@ -56,15 +58,17 @@ export async function boundTerms(graph: Graph, groups: ChannelGroup[], o: BoundT
   return new Map(groups.map((g, gi) => {
     const s = sums[gi]!;
     const n = Math.max(1, s.count);
-    return [g.id, { width: s.width.map((v) => v / n), unstable: s.unstable.map((v) => v / n), inactive: s.inactive.map((v) => v / n) }];
+    return [g.id, { width: s.width.map((v) => v / n), unstable: s.unstable.map((v) => v / n), inactive: s.inactive.map((v) => v / n), relu: values[gi]!.relu }];
   }));
 }
 
 /**
- * NRS (neuron ReLU stability, after Li et al. 2022): channels whose ReLUs are unstable under the box
- * most often go first, since every unstable ReLU is a relaxation the verifier pays for; a channel that
- * is stably inactive everywhere is dead and scores 0 (it goes before any live channel).
+ * NRS (neuron ReLU stability, after Li et al. 2022): the share of (image, sub-box, position) where
+ * the channel's ReLU is *stably active* (l ≥ 0). Unstable ReLUs are relaxations the verifier pays
+ * for, stably inactive ones carry nothing, stably active ones are exact and carry signal; so dead and
+ * unstable channels go first. Without a ReLU, the channel with the narrower certified bounds is kept.
  */
 export function nrsScores(t: BoundTerms): Float64Array {
-  return t.unstable.map((v, ch) => (t.inactive[ch]! >= 1 ? 0 : 1 - v + 1e-9));
+  if (!t.relu) return t.width.map((w) => -w);
+  return t.unstable.map((v, ch) => Math.max(0, 1 - v - t.inactive[ch]!));
 }

@@ -41,7 +41,7 @@ it('inner-value bounds enclose every sampled pre-activation in each sub-box', as
   });
 });
 
-it('NRS: a dead channel goes first, an always-active one last, an unstable one in between; USN gains the width term', async () => {
+it('NRS: a dead channel goes first, stably active ones last, a sometimes-unstable one in between; USN gains the width term', async () => {
   const { graph } = model();
   const groups = channelGroups(graph).filter((g) => !g.blocked);
   assert.equal(groups.length, 1);
@@ -54,7 +54,9 @@ it('NRS: a dead channel goes first, an always-active one last, an unstable one i
   assert.equal(t.unstable[3], 0);
   const nrs = nrsScores(t);
   assert.equal(nrs[0], 0);
-  assert.ok(nrs[1]! > nrs[2]! && nrs[2]! > nrs[0]!);
+  assert.equal(nrs[1], 1);
+  assert.equal(nrs[3], 1);
+  assert.ok(Math.abs(nrs[2]! - (1 - t.unstable[2]! - t.inactive[2]!)) < 1e-12 && nrs[2]! < 1 && nrs[2]! > 0);
   // The brightness-sensitive channel has the widest bounds of the live ones.
   assert.ok(t.width[3]! > t.width[1]!);
   const terms = new Map([[groups[0]!.id, t]]);

@@ -1,5 +1,6 @@
 import { BoundComputer } from '../bounds/bounds.ts';
 import { certifySet, type SettingSummary } from '../certify/certify-set.ts';
+import type { Budget } from '../certify/certify-image.ts';
 import { ModelRunner } from '../certify/model-runner.ts';
 import { quantile } from '../core/quantile.ts';
 import type { LoadedSet } from '../data/dataset.ts';
@@ -17,7 +18,8 @@ export interface AssessConfig {
   tolerance: number;
   /** Test scenes certified (the first ones of the set). */
   certify: number;
-  budgetMs: number;
+  /** Branch-and-bound budget per image and box: sub-boxes bounded (load-independent) and wall clock (a safety net). */
+  budget: Budget;
   /** Sampled perturbations per certified claim, run in onnxruntime (0: none). */
   check: number;
   seed: number;
@@ -41,7 +43,7 @@ export async function assessModel(graph: Graph, meta: ModelMeta, test: LoadedSet
   const bounds = await BoundComputer.create(graph, { boxes: 16, mode: 'linear', engine: 'onnxruntime' });
   const runner = await ModelRunner.open(bytes, meta);
   try {
-    const cert = await certifySet(bounds, runner, meta, test, { boxes: cfg.boxes, tolerances: [cfg.tolerance], reference: 'truth', budget: { ms: cfg.budgetMs, boxes: 4096 }, seed: cfg.seed, check: cfg.check, limit: cfg.certify });
+    const cert = await certifySet(bounds, runner, meta, test, { boxes: cfg.boxes, tolerances: [cfg.tolerance], reference: 'truth', budget: cfg.budget, seed: cfg.seed, check: cfg.check, limit: cfg.certify });
     const stats = graphStats(graph);
     return { accuracy, certification: cert.settings, params: stats.params, flops: stats.flops, onnxBytes: bytes.length, inferenceMs: await inferenceLatency(bytes, meta) };
   } finally {

@@ -92,7 +92,7 @@ function setup(r: ExperimentResult): string[] {
     `data: ${r.data.train} (${r.data.trainObjects} objects, fine-tuning and USN/NRS samples), ${r.data.test} (${r.data.testObjects} held-out objects; the first ${Math.min(c.assess.certify, r.data.testObjects)} certified)`,
     `dense model: ${r.dense.model}`,
     `pruning: ${c.rounds} round(s) × ${c.epochs} fine-tuning epoch(s), USN/NRS measured under ${boxText(r.pruneBox)} on ${c.usnImages} images (${c.usnPerturbations} perturbations each, bounds on ${c.boundGrid}×${c.boundGrid} sub-boxes); regulariser λ = ${c.wasserstein}; seeds ${c.seeds.join(', ')} at sparsity ${c.headline}, seed ${c.seeds[0]} elsewhere`,
-    `certification: τ = ${c.assess.tolerance} px around the ground truth, ${c.assess.budgetMs} ms budget per image and box, ${c.assess.check} sampled perturbations per certified claim run in onnxruntime`,
+    `certification: τ = ${c.assess.tolerance} px around the ground truth, branch-and-bound budget of ${c.assess.budget.boxes} sub-boxes per image and box (${c.assess.budget.ms} ms safety limit), ${c.assess.check} sampled perturbations per certified claim run in onnxruntime`,
   ];
 }
 

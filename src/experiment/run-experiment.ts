@@ -53,36 +53,64 @@ export interface ExperimentInputs {
   machine: string;
 }
 
+/** What pruning one run produced (cached apart from its assessment, which is cheaper to redo). */
+interface PruneOutcome {
+  skipped?: string;
+  channels?: { before: number; after: number };
+  seconds: number;
+}
+
+/** A JSON cache entry: the value and a fingerprint of everything that determined it. */
+class Cache {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  static fingerprint(key: unknown): string {
+    return createHash('sha256').update(JSON.stringify(key)).digest('hex');
+  }
+
+  /** The cached value when its fingerprint matches and `valid` agrees, else `make()`'s, stored atomically. */
+  async get<T>(name: string, key: unknown, make: () => Promise<T>, valid: (v: T) => boolean = () => true): Promise<T> {
+    const file = join(this.dir, `${name}.json`);
+    const fingerprint = Cache.fingerprint(key);
+    if (existsSync(file)) {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: string; value: T };
+      if (saved.fingerprint === fingerprint && valid(saved.value)) return saved.value;
+    }
+    const value = await make();
+    writeFileAtomic(file, JSON.stringify({ fingerprint, value }, null, 2));
+    return value;
+  }
+}
+
 /**
- * Runs the sweep. Each finished run is written to `out/runs/ID.json` (atomically) with a fingerprint
- * of everything that determines it, so an interrupted experiment resumes where it stopped and a
- * changed setting reruns only what it changes.
+ * Runs the sweep. Each run's pruning (`runs/ID.prune.json` + `models/ID.onnx`) and its assessment
+ * (`runs/ID.json`) are cached with a fingerprint of everything that determines them, so an
+ * interrupted experiment resumes where it stopped, and a changed setting redoes only what it affects
+ * (new certification settings reassess the saved models without pruning again).
  */
 export async function runExperiment(inp: ExperimentInputs, cfg: ExperimentConfig): Promise<ExperimentResult> {
   const runs = planRuns(cfg);
-  mkdirSync(join(inp.out, 'runs'), { recursive: true });
+  const cache = new Cache(join(inp.out, 'runs'));
   mkdirSync(join(inp.out, 'models'), { recursive: true });
   const denseHash = createHash('sha256').update(readModelBytes(inp.denseModel)).digest('hex');
-  const common = { denseHash, test: inp.test.dir, train: inp.train.dir, box: inp.pruneBox, assess: cfg.assess, version: LUXCERT_VERSION };
-  const cached = <T>(file: string, key: unknown, make: () => Promise<T>): Promise<T> => {
-    const fingerprint = createHash('sha256').update(JSON.stringify(key)).digest('hex');
-    if (existsSync(file)) {
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: string; value: T };
-      if (saved.fingerprint === fingerprint) return Promise.resolve(saved.value);
-    }
-    return make().then((value) => {
-      writeFileAtomic(file, JSON.stringify({ fingerprint, value }, null, 2));
-      return value;
-    });
-  };
+  const assessKey = { test: inp.test.dir, assess: cfg.assess, version: LUXCERT_VERSION };
 
   const t0 = performance.now();
   log.info('experiment: assessing the dense model');
-  const dense = await cached(join(inp.out, 'runs', 'dense.json'), common, () => assessModel(readOnnxFile(inp.denseModel, { simplify: false }), inp.meta, inp.test, cfg.assess));
+  const dense = await cache.get('dense', { ...assessKey, denseHash }, () => assessModel(readOnnxFile(inp.denseModel, { simplify: false }), inp.meta, inp.test, cfg.assess));
   const results: RunResult[] = [];
   for (const [i, spec] of runs.entries()) {
-    const key = { ...common, spec, rounds: cfg.rounds, epochs: cfg.epochs, usnImages: cfg.usnImages, usnPerturbations: cfg.usnPerturbations, boundGrid: cfg.boundGrid };
-    const result = await cached(join(inp.out, 'runs', `${spec.id}.json`), key, () => pruneAndAssess(inp, cfg, spec));
+    const model = join(inp.out, 'models', `${spec.id}.onnx`);
+    const pruneKey = { denseHash, train: inp.train.dir, box: inp.pruneBox, spec, rounds: cfg.rounds, epochs: cfg.epochs, usnImages: cfg.usnImages, usnPerturbations: cfg.usnPerturbations, boundGrid: cfg.boundGrid, version: LUXCERT_VERSION };
+    const pruned = await cache.get(`${spec.id}.prune`, pruneKey, () => prune(inp, cfg, spec, model), (v) => v.skipped !== undefined || existsSync(model));
+    const result = await cache.get(spec.id, { ...assessKey, prune: Cache.fingerprint(pruneKey) }, async (): Promise<RunResult> => {
+      if (pruned.skipped !== undefined) return { spec, skipped: pruned.skipped, seconds: { prune: 0, assess: 0 } };
+      const t1 = performance.now();
+      const assessment = await assessModel(readOnnxFile(model, { simplify: false }), inp.meta, inp.test, cfg.assess);
+      return { spec, channels: pruned.channels!, assessment, seconds: { prune: pruned.seconds, assess: (performance.now() - t1) / 1000 } };
+    });
     results.push(result);
     const elapsed = (performance.now() - t0) / 1000;
     log.info({ run: `${i + 1}/${runs.length}`, id: spec.id, coverage: result.assessment?.certification.map((c) => +c.coverage.toFixed(3)), pck2: result.assessment?.accuracy.pck['2'], skipped: result.skipped, elapsedMin: +(elapsed / 60).toFixed(1) }, 'experiment: run done');
@@ -102,12 +130,10 @@ export async function runExperiment(inp: ExperimentInputs, cfg: ExperimentConfig
   };
 }
 
-/** Prunes the dense model as one run says, fine-tunes it, writes it and assesses it. */
-async function pruneAndAssess(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec): Promise<RunResult> {
+/** Prunes the dense model as one run says, fine-tunes it and writes it to `out`. */
+async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec, out: string): Promise<PruneOutcome> {
   const graph = readOnnxFile(inp.denseModel, { simplify: false });
-  const out = join(inp.out, 'models', `${spec.id}.onnx`);
   const t0 = performance.now();
-  let channels: RunResult['channels'];
   try {
     const report = await pruneModel(graph, inp.meta, inp.train, {
       ...PRUNE_DEFAULTS,
@@ -124,15 +150,12 @@ async function pruneAndAssess(inp: ExperimentInputs, cfg: ExperimentConfig, spec
       seed: spec.seed,
       out,
     });
-    channels = report.channels;
+    Object.assign(graph.metadata, { 'luxcert.prune.method': spec.method, 'luxcert.prune.sparsity': String(spec.sparsity), 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` });
+    writeOnnxFile(out, graph);
+    return { channels: report.channels, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     // A criterion that does not apply to this model (slimming without BatchNorm) is reported, not fatal.
-    if (e instanceof LuxcertError) return { spec, skipped: e.message, seconds: { prune: 0, assess: 0 } };
+    if (e instanceof LuxcertError) return { skipped: e.message, seconds: 0 };
     throw e;
   }
-  Object.assign(graph.metadata, { 'luxcert.prune.method': spec.method, 'luxcert.prune.sparsity': String(spec.sparsity), 'luxcert.prune.channels': `${channels.after}/${channels.before}` });
-  writeOnnxFile(out, graph);
-  const t1 = performance.now();
-  const assessment = await assessModel(graph, inp.meta, inp.test, cfg.assess);
-  return { spec, channels, assessment, seconds: { prune: (t1 - t0) / 1000, assess: (performance.now() - t1) / 1000 } };
 }

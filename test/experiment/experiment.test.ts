@@ -14,7 +14,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 const CFG: ExperimentConfig = {
   methods: ['usn', 'random', 'l1'], sparsities: [0.3, 0.5, 0.7], headline: 0.5, seeds: [1, 2, 3], wasserstein: 10, regulariser: ['on', 'off'],
   ablations: [['bias'], ['smoothness']], rounds: 2, epochs: 1, usnImages: 8, usnPerturbations: 4, boundGrid: 2,
-  assess: { boxes: [boxFromFlags(0.1, 0.1)], tolerance: 2, certify: 4, budgetMs: 100, check: 10, seed: 1 },
+  assess: { boxes: [boxFromFlags(0.1, 0.1)], tolerance: 2, certify: 4, budget: { boxes: 64, ms: 1000 }, check: 10, seed: 1 },
 };
 
 describe('experiment plan and statistics', () => {

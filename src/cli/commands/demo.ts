@@ -40,7 +40,7 @@ const DEMO_WASSERSTEIN = 30;
 
 /** Accuracy in onnxruntime and certification of the held-out scenes at the demo's property, for one model. */
 async function assess(graph: Graph, meta: ModelMeta, test: LoadedSet, plan: Plan): Promise<Omit<Assessment, 'certification'> & { certification: SettingSummary }> {
-  const a = await assessModel(graph, meta, test, { boxes: [DEMO_BOX], tolerance: DEMO_TOLERANCE, certify: plan.certify, budgetMs: plan.budgetMs, check: plan.check, seed: 1 });
+  const a = await assessModel(graph, meta, test, { boxes: [DEMO_BOX], tolerance: DEMO_TOLERANCE, certify: plan.certify, budget: { ms: plan.budgetMs, boxes: 4096 }, check: plan.check, seed: 1 });
   return { ...a, certification: a.certification[0]! };
 }
 

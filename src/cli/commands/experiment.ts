@@ -23,11 +23,11 @@ import { addScheduleFlags, usnComponents } from './prune.ts';
 
 interface Flags {
   out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; regulariser: string; ablations: string;
-  rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
+  rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetBoxes: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
 }
 
 /** Settings of `--quick` (tests: a complete sweep in about a minute). */
-const QUICK = { train: 120, test: 24, trainEpochs: 2, sparsities: '0.3,0.5', seeds: '2', ablations: 'bias', rounds: '1', epochs: '1', usnImages: '8', certify: '3', budgetMs: '150', check: '10' } as const;
+const QUICK = { train: 120, test: 24, trainEpochs: 2, sparsities: '0.3,0.5', seeds: '2', ablations: 'bias', rounds: '1', epochs: '1', usnImages: '8', certify: '3', budgetBoxes: '64', check: '10' } as const;
 
 const list = (flag: string, v: string) => v.split(',').map((s) => s.trim()).filter(Boolean).map((s) => numberFlag(flag, s, { positive: true }));
 
@@ -50,7 +50,8 @@ export function registerExperiment(program: Command): void {
     .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')
     .option('--tolerance <px>', 'certified tolerance τ around the ground truth', '2')
     .option('--certify <n>', 'held-out scenes certified per model', '100')
-    .option('--budget-ms <ms>', 'certification budget per image and box', '1000')
+    .option('--budget-boxes <n>', 'branch-and-bound budget per image and box, in sub-boxes bounded (so coverage does not depend on machine load)', '2048')
+    .option('--budget-ms <ms>', 'wall-clock safety limit per image and box', '20000')
     .option('--check <n>', 'sampled perturbations per certified claim, run in onnxruntime', '50')
     .option('--backend <name>', 'tfjs backend for training')
     .option('--quick', 'a minute-long version on tiny data (tests)')
@@ -84,7 +85,7 @@ export function registerExperiment(program: Command): void {
             boxes,
             tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
             certify: numberFlag('--certify', q?.certify ?? f.certify, { integer: true, positive: true }),
-            budgetMs: numberFlag('--budget-ms', q?.budgetMs ?? f.budgetMs, { positive: true }),
+            budget: { boxes: numberFlag('--budget-boxes', q?.budgetBoxes ?? f.budgetBoxes, { integer: true, positive: true }), ms: numberFlag('--budget-ms', f.budgetMs, { positive: true }) },
             check: numberFlag('--check', q?.check ?? f.check, { integer: true, min: 0 }),
             seed: 1,
           },

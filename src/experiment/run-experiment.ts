@@ -11,6 +11,7 @@ import type { Box } from '../model/perturbation.ts';
 import { readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { writeOnnxFile } from '../onnx/write.ts';
 import { PRUNE_DEFAULTS, pruneModel } from '../prune/prune-model.ts';
+import { USN_DEFAULT_COMPONENTS } from '../prune/usn.ts';
 import { assessModel, type Assessment } from './assess.ts';
 import { planRuns, type ExperimentConfig, type RunSpec } from './plan.ts';
 
@@ -103,7 +104,7 @@ export async function runExperiment(inp: ExperimentInputs, cfg: ExperimentConfig
   const results: RunResult[] = [];
   for (const [i, spec] of runs.entries()) {
     const model = join(inp.out, 'models', `${spec.id}.onnx`);
-    const pruneKey = { denseHash, train: inp.train.dir, box: inp.pruneBox, spec, rounds: cfg.rounds, epochs: cfg.epochs, usnImages: cfg.usnImages, usnPerturbations: cfg.usnPerturbations, boundGrid: cfg.boundGrid, version: LUXCERT_VERSION };
+    const pruneKey = { denseHash, train: inp.train.dir, box: inp.pruneBox, spec, ...(spec.method === 'usn' ? { usnTerms: spec.components ?? USN_DEFAULT_COMPONENTS } : {}), rounds: cfg.rounds, epochs: cfg.epochs, usnImages: cfg.usnImages, usnPerturbations: cfg.usnPerturbations, boundGrid: cfg.boundGrid, version: LUXCERT_VERSION };
     const pruned = await cache.get(`${spec.id}.prune`, pruneKey, () => prune(inp, cfg, spec, model), (v) => v.skipped !== undefined || existsSync(model));
     const result = await cache.get(spec.id, { ...assessKey, prune: Cache.fingerprint(pruneKey) }, async (): Promise<RunResult> => {
       if (pruned.skipped !== undefined) return { spec, skipped: pruned.skipped, seconds: { prune: 0, assess: 0 } };

@@ -11,7 +11,7 @@ import { channelGroups, type ChannelGroup } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
 import { probeValue } from './probes.ts';
-import { usnScores, USN_COMPONENTS, type UsnComponent } from './usn.ts';
+import { usnNeedsBounds, usnScores, USN_DEFAULT_COMPONENTS, type UsnComponent } from './usn.ts';
 import { boundTerms, nrsScores } from './bound-terms.ts';
 import type { Box } from '../model/perturbation.ts';
 import { makeBatch, shuffle } from '../data/dataset.ts';
@@ -115,8 +115,8 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
 
 /** USN or NRS scores of every group, from sampled responses and/or certified bounds under the box. */
 async function measuredChannelScores(graph: Graph, groups: ChannelGroup[], o: PruneOptions, images: Float32Array[], imageDims: number[], seed: number): Promise<Map<number, Float64Array>> {
-  const components = o.usnComponents ?? USN_COMPONENTS;
-  const bounds = o.method === 'nrs' || components.includes('bounds') ? await boundTerms(graph, groups, { box: o.box, images, imageDims, grid: o.boundGrid }) : undefined;
+  const components = o.usnComponents ?? USN_DEFAULT_COMPONENTS;
+  const bounds = o.method === 'nrs' || usnNeedsBounds(components) ? await boundTerms(graph, groups, { box: o.box, images, imageDims, grid: o.boundGrid }) : undefined;
   if (o.method === 'nrs') return new Map([...bounds!].map(([id, t]) => [id, nrsScores(t)]));
   const usn = await usnScores(graph, groups, { box: o.box, images, imageDims, perturbations: o.usnPerturbations, seed, components, ...(bounds ? { bounds } : {}) });
   return new Map([...usn].map(([id, t]) => [id, t.usn]));

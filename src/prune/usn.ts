@@ -19,13 +19,23 @@ export interface UsnOptions {
   seed: number;
   /** The terms the score penalises (all three by default); fewer for ablations. */
   components?: readonly UsnComponent[];
-  /** Certified-bound statistics per group, required when `components` has 'bounds'. */
+  /** Certified-bound statistics per group, required when `components` has 'bounds' or 'stability'. */
   bounds?: Map<number, BoundTerms>;
 }
 
-/** Penalty terms of USN: sampled bias, sampled smoothness, certified pre-activation width. */
-export const USN_COMPONENTS = ['bias', 'smoothness', 'bounds'] as const;
+/**
+ * Terms of USN: the penalties sampled bias, sampled smoothness and certified pre-activation width,
+ * and the factor `stability`, the share where the channel's ReLU is provably active.
+ */
+export const USN_COMPONENTS = ['bias', 'smoothness', 'bounds', 'stability'] as const;
 export type UsnComponent = (typeof USN_COMPONENTS)[number];
+/** The terms USN uses unless told otherwise (docs/usn.md says why). */
+export const USN_DEFAULT_COMPONENTS: readonly UsnComponent[] = ['bias', 'smoothness', 'bounds'];
+
+/** Whether a set of USN terms needs certified bounds. */
+export function usnNeedsBounds(components: readonly UsnComponent[]): boolean {
+  return components.includes('bounds') || components.includes('stability');
+}
 
 /** Per-channel terms of the score, for reports and ablations. */
 export interface UsnTerms {
@@ -45,14 +55,14 @@ export interface UsnTerms {
  *   bias       = mean over images of |mean over perturbations of r(perturbed) − r(clean)|,
  *   smoothness = mean over images of the standard deviation of r over perturbations,
  *   width      = mean certified width of the channel's pre-activation over sub-boxes (bound-terms.ts),
- *   USN = signal / (signal + the chosen penalty terms), in [0, 1],
+ *   USN = signal / (signal + the chosen penalty terms) [× stably-active share with 'stability'], in [0, 1],
  * 0 for a dead channel (signal ≤ 1e-6 of the layer's mean). High USN: informative, unbiased and
  * smooth under the perturbation, with tight bounds: kept.
  */
 export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOptions): Promise<Map<number, UsnTerms>> {
   checkBox(o.box);
-  const components = new Set(o.components ?? USN_COMPONENTS);
-  if (components.has('bounds') && !o.bounds) throw new Error('USN with the bounds term needs the bound statistics');
+  const components = new Set(o.components ?? USN_DEFAULT_COMPONENTS);
+  if (usnNeedsBounds([...components]) && !o.bounds) throw new Error('USN with the bounds or stability term needs the bound statistics');
   const probes = groups.map((g) => probeValue(graph, g));
   const probeGraph: Graph = { ...graph, outputs: [...new Set(probes)].map((name) => ({ name, shape: [] })) };
   const session = await openSession(encodeOnnx(probeGraph));
@@ -106,12 +116,14 @@ export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOpti
       bias[ch] = bsum / per.length;
       smoothness[ch] = ssum / per.length;
     }
-    const width = o.bounds?.get(g.id)?.width ?? new Float64Array(c);
+    const bt = o.bounds?.get(g.id);
+    const width = bt?.width ?? new Float64Array(c);
     const scale = signal.reduce((a, v) => a + v, 0) / c || 1;
     const usn = signal.map((sig, ch) => {
       if (sig / scale <= 1e-6) return 0;
       const penalty = (components.has('bias') ? bias[ch]! : 0) + (components.has('smoothness') ? smoothness[ch]! : 0) + (components.has('bounds') ? width[ch]! : 0);
-      return sig / (sig + penalty);
+      const stable = components.has('stability') && bt ? Math.max(0, 1 - bt.unstable[ch]! - bt.inactive[ch]!) : 1;
+      return (sig / (sig + penalty)) * stable;
     });
     result.set(g.id, { signal, bias, smoothness, width, usn });
   });

@@ -63,4 +63,7 @@ it('NRS: a dead channel goes first, stably active ones last, a sometimes-unstabl
   const only = await usnScores(graph, groups, { box: BOX, images, imageDims: [3, 4, 4], perturbations: 8, seed: 1, components: ['bounds'], bounds: terms });
   const u = only.get(groups[0]!.id)!;
   u.usn.forEach((v, ch) => ch > 0 && u.signal[ch]! > 0 && assert.ok(Math.abs(v - u.signal[ch]! / (u.signal[ch]! + t.width[ch]!)) < 1e-12));
+  // The stability factor alone: a live channel scores its stably-active share.
+  const stab = (await usnScores(graph, groups, { box: BOX, images, imageDims: [3, 4, 4], perturbations: 8, seed: 1, components: ['stability'], bounds: terms })).get(groups[0]!.id)!;
+  stab.usn.forEach((v, ch) => stab.signal[ch]! > 0 && assert.ok(Math.abs(v - nrs[ch]!) < 1e-12, `channel ${ch}: ${v} vs ${nrs[ch]}`));
 });

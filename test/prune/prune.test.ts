@@ -79,7 +79,7 @@ describe('luxcert prune', () => {
 
   it('refuses what it cannot do, in one line', () => {
     const cases: [string[], RegExp][] = [
-      [['--method', 'usn', '--sparsity', '0.5', '--usn-terms', 'bias,magic'], /--usn-terms: 'magic' is not one of bias, smoothness, bounds/],
+      [['--method', 'usn', '--sparsity', '0.5', '--usn-terms', 'bias,magic'], /--usn-terms: 'magic' is not one of bias, smoothness, bounds, stability/],
       [['--method', 'magic', '--sparsity', '0.5'], /unknown --method 'magic'/],
       [['--method', 'l1', '--sparsity', '1'], /--sparsity must be in \[0, 1\)/],
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],

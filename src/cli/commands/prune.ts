@@ -5,7 +5,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
 import { pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
-import { USN_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
+import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { initBackend } from '../../train/backend.ts';
 import { compact } from '../format.ts';
@@ -30,7 +30,7 @@ export function registerPrune(program: Command): void {
     .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
     .option('--brightness <b>', 'USN, NRS and the regulariser: β ∈ [−b, b] of the box', '0.1')
     .option('--contrast <c>', 'USN, NRS and the regulariser: α ∈ [1−c, 1+c]', '0.1')
-    .option('--usn-terms <list>', `USN: penalty terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_COMPONENTS.join(','))
+    .option('--usn-terms <list>', `USN: its terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_DEFAULT_COMPONENTS.join(','))
     .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
     .option('--lr <x>', 'fine-tuning learning rate', String(D.lr))
     .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))

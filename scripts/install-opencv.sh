@@ -9,8 +9,9 @@ if ! dpkg -s libopencv-dev >/dev/null 2>&1 || ! command -v g++ >/dev/null || ! c
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libopencv-dev g++ make python3 >/dev/null
 fi
-# Build against the system OpenCV instead of downloading and compiling OpenCV itself. glob@11 is
-# named because @u4/opencv-build asks for "glob": "*" (it needs globSync), and npm would otherwise
-# hand it the project's hoisted glob 7.
-OPENCV4NODEJS_DISABLE_AUTOBUILD=1 npm install --no-save --no-audit --no-fund @u4/opencv4nodejs@7.1.2 glob@11
+# Build against the system OpenCV instead of downloading and compiling OpenCV itself. glob@11 and
+# rimraf@6 are named because @u4/opencv-build asks for "glob": "*" and "rimraf": "*" (it needs
+# globSync and the named rimraf export), and npm would otherwise hand it the project's hoisted
+# glob 7 and rimraf 2.
+OPENCV4NODEJS_DISABLE_AUTOBUILD=1 npm install --no-save --no-audit --no-fund @u4/opencv4nodejs@7.1.2 glob@11 rimraf@6
 node -e "process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD='1'; import('@u4/opencv4nodejs').then((m) => console.log('OpenCV binding ready, OpenCV', (m.default ?? m).version))"

@@ -46,7 +46,7 @@ export function registerExperiment(program: Command): void {
     .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
     .option('--wasserstein <λ>', 'weight of the regulariser when on', '30')
     .option('--regulariser <list>', 'regulariser settings swept: on, off', 'on,off')
-    .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds ('none': no ablation)", 'bias;smoothness;bias,smoothness')
+    .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds, stability ('none': no ablation)", 'bias;smoothness;bias,smoothness;bias,smoothness,bounds,stability')
     .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')
     .option('--tolerance <px>', 'certified tolerance τ around the ground truth', '2')
     .option('--certify <n>', 'held-out scenes certified per model', '100')

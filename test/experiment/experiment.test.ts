@@ -51,11 +51,13 @@ describe('experiment plan and statistics', () => {
 describe('luxcert experiment --quick', () => {
   const out = tmpDir('experiment');
   it('runs the sweep, writes JSON, Markdown and a self-contained HTML report, and resumes from its cache', async () => {
-    const args = ['experiment', '--quick', '--out', out, '--methods', 'usn,random,slimming,nrs', '--boxes', '0.01,0.02', '--json'];
+    const args = ['experiment', '--quick', '--out', out, '--methods', 'usn,random,slimming,nrs', '--boxes', '0.01,0.02', '--check', '12', '--json'];
     const r = luxcert(...args);
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout) as ExperimentResult;
     assert.equal(res.schema, 'luxcert.experiment/1');
+    assert.equal(res.config.assess.check, 12, 'a flag given on the command line wins over --quick');
+    assert.equal(res.config.assess.certify, 3, '--quick sets what was left at its default');
     // 4 methods × 2 λ × 2 seeds at 0.5, 1 ablation × 2 seeds, 4 methods × 2 λ at 0.3
     assert.equal(res.runs.length, 16 + 2 + 8);
     const slim = res.runs.filter((x) => x.spec.method === 'slimming');

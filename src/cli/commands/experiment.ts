@@ -59,6 +59,8 @@ export function registerExperiment(program: Command): void {
   addScheduleFlags(cmd).action(
       action(async (f: Flags) => {
         const q = f.quick ? QUICK : undefined;
+        // --quick sets the sizes a flag left at its default; a flag given on the command line wins.
+        const flag = <K extends keyof typeof QUICK & keyof Flags>(key: K): string => (q && cmd.getOptionValueSource(key) !== 'cli' ? q[key] : f[key]);
         const methods = f.methods.split(',').map((m) => m.trim());
         const bad = methods.find((m) => !(PRUNE_METHODS as readonly string[]).includes(m));
         if (bad !== undefined) throw new LuxcertError(`--methods: unknown method '${bad}' (${PRUNE_METHODS.join(', ')})`);
@@ -66,27 +68,27 @@ export function registerExperiment(program: Command): void {
         if (regulariser.length === 0 || regulariser.some((s) => s !== 'on' && s !== 'off')) throw new LuxcertError(`--regulariser must list on and/or off, got '${f.regulariser}'`);
         const boxes = list('--boxes', f.boxes).sort((a, b) => a - b).map((b) => boxFromFlags(b, b));
         if (boxes.length === 0) throw new LuxcertError('--boxes names no box');
-        const seeds = numberFlag('--seeds', q?.seeds ?? f.seeds, { integer: true, positive: true });
-        const ablationText = q?.ablations ?? f.ablations;
+        const seeds = numberFlag('--seeds', flag('seeds'), { integer: true, positive: true });
+        const ablationText = flag('ablations');
         const cfg: ExperimentConfig = {
           methods: methods as PruneMethod[],
-          sparsities: list('--sparsities', q?.sparsities ?? f.sparsities),
+          sparsities: list('--sparsities', flag('sparsities')),
           headline: numberFlag('--headline', f.headline, { positive: true }),
           seeds: Array.from({ length: seeds }, (_, i) => i + 1),
           wasserstein: numberFlag('--wasserstein', f.wasserstein, { positive: true }),
           regulariser: regulariser as ('on' | 'off')[],
           ablations: ablationText === 'none' ? [] : ablationText.split(';').map((a) => usnComponents(a, '--ablations')),
-          rounds: numberFlag('--rounds', q?.rounds ?? f.rounds, { integer: true, positive: true }),
-          epochs: numberFlag('--epochs', q?.epochs ?? f.epochs, { integer: true, min: 0 }),
-          usnImages: numberFlag('--usn-images', q?.usnImages ?? f.usnImages, { integer: true, positive: true }),
+          rounds: numberFlag('--rounds', flag('rounds'), { integer: true, positive: true }),
+          epochs: numberFlag('--epochs', flag('epochs'), { integer: true, min: 0 }),
+          usnImages: numberFlag('--usn-images', flag('usnImages'), { integer: true, positive: true }),
           usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
           boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true }),
           assess: {
             boxes,
             tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
-            certify: numberFlag('--certify', q?.certify ?? f.certify, { integer: true, positive: true }),
-            budget: { boxes: numberFlag('--budget-boxes', q?.budgetBoxes ?? f.budgetBoxes, { integer: true, positive: true }), ms: numberFlag('--budget-ms', f.budgetMs, { positive: true }) },
-            check: numberFlag('--check', q?.check ?? f.check, { integer: true, min: 0 }),
+            certify: numberFlag('--certify', flag('certify'), { integer: true, positive: true }),
+            budget: { boxes: numberFlag('--budget-boxes', flag('budgetBoxes'), { integer: true, positive: true }), ms: numberFlag('--budget-ms', f.budgetMs, { positive: true }) },
+            check: numberFlag('--check', flag('check'), { integer: true, min: 0 }),
             seed: 1,
           },
         };

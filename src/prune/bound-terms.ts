@@ -31,7 +31,7 @@ export interface BoundTerms {
  */
 export async function boundTerms(graph: Graph, groups: ChannelGroup[], o: BoundTermOptions): Promise<Map<number, BoundTerms>> {
   checkBox(o.box);
-  const values = groups.map((g) => channelValues(graph, g));
+  const values = channelValues(graph, groups);
   const boxes = gridBoxes(o.box, o.grid);
   const vb = await ValueBounds.create(graph, values.map((v) => v.pre), boxes.length);
   const sums = groups.map((g) => ({ width: new Float64Array(g.channels), unstable: new Float64Array(g.channels), inactive: new Float64Array(g.channels), count: 0 }));

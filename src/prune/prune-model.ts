@@ -10,7 +10,7 @@ import { trainModel, type TrainResult } from '../train/trainer.ts';
 import { channelGroups, type ChannelGroup } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
-import { probeValue } from './probes.ts';
+import { probeValues } from './probes.ts';
 import { usnNeedsBounds, usnScores, USN_DEFAULT_COMPONENTS, type UsnComponent } from './usn.ts';
 import { boundTerms, nrsScores } from './bound-terms.ts';
 import type { Box } from '../model/perturbation.ts';
@@ -64,10 +64,11 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new LuxcertError(`--sparsity must be in [0, 1), got ${o.sparsity}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new LuxcertError(`--rounds must be a positive integer, got ${o.rounds}`);
   const rng = new Rng(o.seed);
-  const original = new Map(channelGroups(graph).filter((g) => !g.blocked).map((g) => [g.id, g.channels]));
+  const prunable = channelGroups(graph).filter((g) => !g.blocked);
+  const original = new Map(prunable.map((g) => [g.id, g.channels]));
   if (original.size === 0) throw new LuxcertError('the model has no prunable channel group');
   const total = [...original.values()].reduce((a, b) => a + b, 0);
-  if (o.method === 'slimming' && !channelGroups(graph).some((g) => !g.blocked && g.uses.some((u) => u.kind === 'batchnorm'))) {
+  if (o.method === 'slimming' && !prunable.some((g) => g.uses.some((u) => u.kind === 'batchnorm'))) {
     throw new LuxcertError('slimming needs BatchNorm scales, and no prunable channel group has a BatchNorm (keep BatchNorm as nodes, or use another method)');
   }
   const statsBefore = graphStats(graph);
@@ -93,11 +94,12 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       const keep = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, target).sort((a, b) => a - b);
       removeChannels(graph, group, keep);
     }
-    const channels = channelGroups(graph).filter((g) => !g.blocked).reduce((a, g) => a + g.channels, 0);
+    const remaining = channelGroups(graph).filter((g) => !g.blocked);
+    const channels = remaining.reduce((a, g) => a + g.channels, 0);
     log.info({ round: r, channels, of: total }, 'pruned');
     let validation: TrainResult['best'] | undefined;
     if (o.epochs > 0) {
-      const probes = channelGroups(graph).filter((g) => !g.blocked).map((g) => probeValue(graph, g));
+      const probes = probeValues(graph, remaining);
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out,
         ...(o.wasserstein > 0 ? { wasserstein: { lambda: o.wasserstein, probes: [...new Set(probes)], box: o.box } } : {}),

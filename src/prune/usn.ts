@@ -5,7 +5,7 @@ import { openSession, runSession } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
 import type { BoundTerms } from './bound-terms.ts';
 import type { ChannelGroup } from './groups.ts';
-import { probeValue } from './probes.ts';
+import { probeValues } from './probes.ts';
 
 /** Settings of the USN measurement. */
 export interface UsnOptions {
@@ -63,7 +63,7 @@ export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOpti
   checkBox(o.box);
   const components = new Set(o.components ?? USN_DEFAULT_COMPONENTS);
   if (usnNeedsBounds([...components]) && !o.bounds) throw new Error('USN with the bounds or stability term needs the bound statistics');
-  const probes = groups.map((g) => probeValue(graph, g));
+  const probes = probeValues(graph, groups);
   const probeGraph: Graph = { ...graph, outputs: [...new Set(probes)].map((name) => ({ name, shape: [] })) };
   const session = await openSession(encodeOnnx(probeGraph));
   const rng = new Rng(o.seed);

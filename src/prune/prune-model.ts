@@ -49,7 +49,7 @@ export interface PruneOptions {
 }
 
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
-export const PRUNE_DEFAULTS = { rounds: 2, epochs: 6, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
+export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
 
 /** Before/after figures of a pruning run. */
 export interface PruneReport {

@@ -1,11 +1,10 @@
 import { LuxcertError } from '../core/errors.ts';
-import { sizeOf, tensor } from '../core/tensor.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import type { Graph } from '../graph/graph.ts';
 import { dropUnusedInitializers } from '../graph/passes/drop-unused.ts';
 import { validateGraph } from '../graph/validate.ts';
 import { backwardTail } from './backward.ts';
-import { clipBound } from './rules/activation.ts';
+import { cameraBound } from './camera.ts';
 import { RULES } from './rules/index.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
 import { BoundEmitter, type Bound, type BoundMode, type LowerSlope } from './emitter.ts';
@@ -47,11 +46,8 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   const boxInputs = { alphaLo: b.input('alpha_lo', [opts.boxes]), alphaHi: b.input('alpha_hi', [opts.boxes]), betaLo: b.input('beta_lo', [opts.boxes]), betaHi: b.input('beta_hi', [opts.boxes]) };
   const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs, opts.lowerSlope);
   const imageDims = dims as number[];
-  // The camera model: z = α·x + β is exactly linear in (α, β) (rows: a = x, b = 1, c = 0); the clip to [0, 1] is relaxed.
-  const onesB = em.op('Reshape', [em.add(em.mul(boxInputs.alphaLo, em.scalar(0)), em.scalar(1))], { shape: [opts.boxes, 1, 1, 1] });
-  const filled = (v: number) => em.constant(v ? 'ones' : 'zeros', tensor([opts.boxes, ...imageDims], new Float32Array(opts.boxes * sizeOf(imageDims)).fill(v)));
-  const prefix = em.stack(em.mul(image, onesB), filled(1), filled(0));
-  const values = new Map<string, BoundInput>([[input.name, em.settle(clipBound(em, { lo: prefix, hi: prefix, exact: true, dims: imageDims }, 0, 1))]]);
+  // The camera model: z = α·x + β is exactly linear in (α, β); the clip to [0, 1] is relaxed.
+  const values = new Map<string, BoundInput>([[input.name, em.settle(cameraBound(em, image, boxInputs, imageDims))]]);
   for (const node of model.nodes) {
     const rule = RULES[node.op];
     if (!rule) throw new LuxcertError(`unsupported operator ${node.op} (node '${node.name}') for certification`);

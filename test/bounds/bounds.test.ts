@@ -13,6 +13,7 @@ import { decodeOnnx, rawToGraph } from '../../src/onnx/read.ts';
 import { encodeOnnx } from '../../src/onnx/write.ts';
 import { randomConvGraph } from '../helpers/random-graphs.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
+import { GraphBuilder } from '../../src/graph/builder.ts';
 
 const BOXES: Box[] = [
   { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 },
@@ -71,6 +72,51 @@ describe('bound graph soundness: sampled perturbations run in onnxruntime stay i
         });
       }
     }
+  }
+});
+
+describe('the camera model clip(α·x + β, 0, 1)', () => {
+  // The model is the camera alone, so the bound graph's output bounds are the camera stage's.
+  const b = new GraphBuilder('camera');
+  const graph = b.build([b.op('Identity', [b.input('x', [1, 3, 2, 4])])]);
+  const pixels = Float32Array.from([0, 1e-3, 0.05, 0.3, 0.5, 0.7, 0.95, 0.999, 1, 0.2, 0.8, 0.6, 0, 1, 0.45, 0.55, 0.1, 0.9, 0.02, 0.98, 0.33, 0.66, 0.5, 0.5]);
+  const boxes: Box[] = [
+    { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 },
+    { alphaLo: 0.4, alphaHi: 1.6, betaLo: -0.6, betaHi: 0.6 },
+    { alphaLo: 1, alphaHi: 1.3, betaLo: 0, betaHi: 0.25 },
+    { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 },
+  ];
+  for (const mode of ['linear', 'ibp'] as const) {
+    it(`${mode}: encloses every point of a 41 × 41 grid of each box, including pixels where both kinks are reachable`, async () => {
+      const bc = await BoundComputer.create(graph, { boxes: 2, mode, engine: 'onnxruntime' });
+      const bounds = await bc.bounds(pixels, [3, 2, 4], boxes);
+      await bc.release();
+      let checked = 0;
+      for (const bb of bounds) {
+        for (let i = 0; i <= 40; i++) {
+          for (let j = 0; j <= 40; j++) {
+            const a = bb.box.alphaLo + ((bb.box.alphaHi - bb.box.alphaLo) * i) / 40;
+            const be = bb.box.betaLo + ((bb.box.betaHi - bb.box.betaLo) * j) / 40;
+            pixels.forEach((x, p) => {
+              const y = Math.min(1, Math.max(0, a * x + be));
+              checked++;
+              assert.ok(y >= bb.lower[p]! - 1e-6 && y <= bb.upper[p]! + 1e-6, `pixel ${x} at (${a}, ${be}): ${y} outside [${bb.lower[p]}, ${bb.upper[p]}]`);
+              assert.ok(y >= bb.la[p]! * a + bb.lb[p]! * be + bb.lc[p]! - 1e-6 && y <= bb.ua[p]! * a + bb.ub[p]! * be + bb.uc[p]! + 1e-6, `pixel ${x} at (${a}, ${be}): outside the linear bounds`);
+            });
+          }
+        }
+      }
+      assert.equal(checked, 4 * 41 * 41 * pixels.length);
+      // Where neither 0 nor 1 is reachable the camera is linear in (α, β): the bounds are exact.
+      const inner = bounds[0]!;
+      pixels.forEach((x, p) => {
+        if (0.9 * x - 0.1 < 0 || 1.1 * x + 0.1 > 1) return;
+        assert.ok(Math.abs(inner.lower[p]! - Math.max(0, 0.9 * x - 0.1)) < 1e-6 && Math.abs(inner.upper[p]! - (1.1 * x + 0.1)) < 1e-6, `pixel ${x}: [${inner.lower[p]}, ${inner.upper[p]}] is not exact`);
+        if (mode === 'linear') assert.ok(Math.abs(inner.la[p]! - x) < 1e-6 && Math.abs(inner.lb[p]! - 1) < 1e-6 && Math.abs(inner.lc[p]!) < 1e-6 && inner.ua[p] === inner.la[p] && inner.uc[p] === inner.lc[p]);
+      });
+      // The identity box gives the image itself.
+      pixels.forEach((x, p) => assert.ok(Math.abs(bounds[3]!.lower[p]! - x) < 1e-6 && Math.abs(bounds[3]!.upper[p]! - x) < 1e-6));
+    });
   }
 });
 

@@ -6,10 +6,11 @@ import type { Bound, BoundEmitter } from './emitter.ts';
  * shifted down/up by the largest deviation of clip from the chord, reached at a kink (0 or 1)
  * inside [l, u] — so the relaxation is exact where no kink is reachable and equals the parallel
  * ReLU relaxation where one is (in IBP mode: the interval [clip(l), clip(u)]). One pass over
- * [B, C, H, W] instead of two generic ReLU relaxations over the packed [3B, C, H, W] rows: on the 32 × 32 demo model this stage was ≈ 1.7 ms of a
- * 6 ms bound pass, and it is the part that pruning cannot shrink. Float32 rounding is left to the
- * widening every claim gets (certify/property.ts), as for every other operator: a constant slack
- * here (2⁻²⁰) never vanishes on small sub-boxes and turned provable keypoints into unknowns.
+ * [B, C, H, W] instead of two generic ReLU relaxations over the packed [3B, C, H, W] rows: on
+ * the 32 × 32 demo model this stage was ≈ 1.7 ms of a 6 ms bound pass, and it is the part that
+ * pruning cannot shrink. Float32 rounding is left to the widening every claim gets
+ * (certify/property.ts), as for every other operator: a constant slack here (2⁻²⁰) never vanishes
+ * on small sub-boxes and turned provable keypoints into unknowns.
  */
 export function cameraBound(em: BoundEmitter, image: string, box: { alphaLo: string; alphaHi: string; betaLo: string; betaHi: string }, dims: number[]): Bound {
   const col = (t: string) => em.op('Reshape', [t], { shape: [em.boxes, 1, 1, 1] });

@@ -9,9 +9,9 @@ export const reluRule: BoundRule = ({ em, node }, [x]) => {
 
 /**
  * clip(z, lo, hi) = hi − relu(hi − (lo + relu(z − lo))): two ReLU relaxations, exact wherever
- * z cannot reach a bound inside the box. Also the camera's clip(α·x + β, 0, 1).
+ * z cannot reach a bound inside the box. (The camera's clip has its own closed form: camera.ts.)
  */
-export function clipBound(em: BoundEmitter, x: Bound, lo: number | undefined, hi: number | undefined): Bound {
+function clipBound(em: BoundEmitter, x: Bound, lo: number | undefined, hi: number | undefined): Bound {
   const shift = (v: number) => em.cRows('clip', { dims: [], data: Float32Array.of(v) }, x.dims.length + 1);
   let y = x;
   if (lo !== undefined) y = em.shift(em.reluBound(em.shift(y, shift(-lo))), shift(lo));

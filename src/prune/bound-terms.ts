@@ -69,6 +69,10 @@ export async function boundTerms(graph: Graph, groups: ChannelGroup[], o: BoundT
  * unstable channels go first. Without a ReLU, the channel with the narrower certified bounds is kept.
  */
 export function nrsScores(t: BoundTerms): Float64Array {
-  if (!t.relu) return t.width.map((w) => -w);
+  return t.relu ? stablyActiveShare(t) : t.width.map((w) => -w);
+}
+
+/** Per channel, the share where its ReLU is provably active (1 for channels without a ReLU). */
+export function stablyActiveShare(t: BoundTerms): Float64Array {
   return t.unstable.map((v, ch) => Math.max(0, 1 - v - t.inactive[ch]!));
 }

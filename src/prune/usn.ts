@@ -3,7 +3,7 @@ import { checkBox, perturbImage, type Box } from '../model/perturbation.ts';
 import type { Graph } from '../graph/graph.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
-import type { BoundTerms } from './bound-terms.ts';
+import { stablyActiveShare, type BoundTerms } from './bound-terms.ts';
 import type { ChannelGroup } from './groups.ts';
 import { probeValues } from './probes.ts';
 
@@ -118,12 +118,12 @@ export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOpti
     }
     const bt = o.bounds?.get(g.id);
     const width = bt?.width ?? new Float64Array(c);
+    const active = components.has('stability') && bt ? stablyActiveShare(bt) : undefined;
     const scale = signal.reduce((a, v) => a + v, 0) / c || 1;
     const usn = signal.map((sig, ch) => {
       if (sig / scale <= 1e-6) return 0;
       const penalty = (components.has('bias') ? bias[ch]! : 0) + (components.has('smoothness') ? smoothness[ch]! : 0) + (components.has('bounds') ? width[ch]! : 0);
-      const stable = components.has('stability') && bt ? Math.max(0, 1 - bt.unstable[ch]! - bt.inactive[ch]!) : 1;
-      return (sig / (sig + penalty)) * stable;
+      return (sig / (sig + penalty)) * (active ? active[ch]! : 1);
     });
     result.set(g.id, { signal, bias, smoothness, width, usn });
   });

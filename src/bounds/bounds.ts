@@ -49,13 +49,14 @@ export class BoundComputer {
 
   /**
    * Opens an existing bound graph (a bundle's certifier), with onnxruntime session options; `bytes`,
-   * when given, is the file the graph was read from, so onnxruntime runs exactly that file.
+   * when given, is the file the graph was read from, so onnxruntime runs exactly that file. Its
+   * threads spin between kernels unless the options say otherwise (OrtSessionOptions.spinning).
    */
   static async open(graph: Graph, engine: BoundEngine, sessionOptions: OrtSessionOptions = {}, bytes?: Uint8Array): Promise<BoundComputer> {
     const boxes = Number(graph.metadata['luxcert.bound_graph.boxes']);
     const mode = graph.metadata['luxcert.bound_graph.mode'] as BoundMode;
     if (!(boxes > 0) || (mode !== 'linear' && mode !== 'ibp')) throw new LuxcertError(`graph '${graph.name}' is not a luxcert bound graph (no luxcert.bound_graph metadata)`);
-    const session = engine === 'onnxruntime' ? await openSession(bytes ?? encodeOnnx(graph), sessionOptions) : undefined;
+    const session = engine === 'onnxruntime' ? await openSession(bytes ?? encodeOnnx(graph), { spinning: true, ...sessionOptions }) : undefined;
     const outShape = graph.outputs[0]!.shape.slice(1) as number[];
     return new BoundComputer(graph, { boxes, mode, engine }, session, outShape.reduce((a, b) => a * b, 1));
   }

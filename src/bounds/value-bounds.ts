@@ -25,7 +25,7 @@ export class ValueBounds {
   static async create(model: Graph, probes: string[], boxes: number, mode: BoundMode = 'linear'): Promise<ValueBounds> {
     const unique = [...new Set(probes)];
     const graph = buildBoundGraph(model, { boxes, mode, probes: unique, backward: false });
-    return new ValueBounds(await openSession(encodeOnnx(graph)), unique, boxes);
+    return new ValueBounds(await openSession(encodeOnnx(graph), { spinning: true }), unique, boxes);
   }
 
   /** Bounds of every probe on one image for exactly `boxes` boxes. */

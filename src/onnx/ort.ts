@@ -6,6 +6,13 @@ export interface OrtSessionOptions {
   /** Execution providers in order of preference (default: cpu). */
   executionProviders?: string[];
   intraOpNumThreads?: number;
+  /**
+   * Idle intra-op threads spin instead of sleeping (default false). A session that runs many small
+   * kernels back to back (a bound graph: hundreds of elementwise nodes per call) wants them spinning:
+   * waking a sleeping thread per kernel cost 40 % of a bound pass. A session that alternates with
+   * another on the same cores wants them asleep, or its spinning threads steal the other's time.
+   */
+  spinning?: boolean;
 }
 
 /** Opens an onnxruntime session on ONNX bytes or a path. */
@@ -14,10 +21,7 @@ export async function openSession(model: Uint8Array | string, options: OrtSessio
     executionProviders: options.executionProviders ?? ['cpu'],
     // Warnings (e.g. about unused initializers) would drown the tool's own output.
     logSeverityLevel: 3,
-    // Idle intra-op threads sleep instead of spinning (onnxruntime's default): certification and the
-    // runtime alternate a model session and a bound session, and on a few cores one session's
-    // spinning threads steal the other's time (bench: certification 171 → 153 ms/image, runtime p99 20 → 14 ms).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
   };
   return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);

@@ -32,6 +32,16 @@ interface Report {
   claims: { verdict: string; object: number; input?: string; keypoint: string; reference: [number, number]; tolerance: number; counterexample?: { alpha: number; beta: number } }[];
 }
 
+/** The trained regression model's runner and 8-box bound computer, and a fixed test image. */
+async function openSearch() {
+  const graph = readOnnxFile(model);
+  const meta = modelMeta(graph, model);
+  const runner = await ModelRunner.open(model, meta);
+  const bounds = await BoundComputer.create(graph, { boxes: 8, mode: 'linear', engine: 'onnxruntime' });
+  const image = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => ((i * 37) % 101) / 100);
+  return { meta, runner, bounds, image };
+}
+
 describe('luxcert certify on trained detectors', () => {
   before(async () => {
     await synthesize({ out: data, count: 100, size: 64, seed: 21 });
@@ -57,11 +67,7 @@ describe('luxcert certify on trained detectors', () => {
   }
 
   it('falsified claims carry a counterexample that breaks the property when re-run in onnxruntime', async () => {
-    const graph = readOnnxFile(model);
-    const meta = modelMeta(graph, model);
-    const runner = await ModelRunner.open(model, meta);
-    const bounds = await BoundComputer.create(graph, { boxes: 8, mode: 'linear', engine: 'onnxruntime' });
-    const image = Float32Array.from({ length: 3 * 32 * 32 }, (_, i) => ((i * 37) % 101) / 100);
+    const { meta, runner, bounds, image } = await openSearch();
     const clean = await runner.keypointsAt(image, [[1, 0]]);
     const prop = { meta, reference: clean, tolerance: 0.25 };
     const box = { alphaLo: 0.5, alphaHi: 1.5, betaLo: -0.4, betaHi: 0.4 };
@@ -75,6 +81,25 @@ describe('luxcert certify on trained detectors', () => {
     }
     await assert.rejects(certifyImage(bounds, runner, image.map((v, i) => (i === 5 ? NaN : v)), prop, box, [0], { ms: 100, boxes: 4 }, 1), /NaN/);
     await assert.rejects(certifyImage(bounds, runner, image, { ...prop, tolerance: -1 }, box, [0], { ms: 100, boxes: 4 }, 1), /tolerance must be ≥ 0/);
+    await bounds.release();
+    await runner.release();
+  });
+
+  it('the search fills its bound calls: every call bounds more than half a batch', async () => {
+    const { meta, runner, bounds, image } = await openSearch();
+    const prop = { meta, reference: await runner.keypointsAt(image, [[1, 0]]), tolerance: 1 };
+    const sizes: number[] = [];
+    const bound = bounds.bounds.bind(bounds);
+    bounds.bounds = (im, dims, boxes) => {
+      sizes.push(boxes.length);
+      return bound(im, dims, boxes);
+    };
+    const { results, stats } = await certifyImage(bounds, runner, image, prop, { alphaLo: 0.98, alphaHi: 1.02, betaLo: -0.02, betaHi: 0.02 }, [0, 1, 2, 3], { ms: 5000, boxes: 256 }, 1);
+    assert.ok(stats.boundCalls > 1, 'the search split the box');
+    assert.equal(sizes.length, stats.boundCalls);
+    assert.equal(sizes[0], 8, 'the first call bounds a full batch of halves, not the box alone');
+    assert.ok(sizes.every((n) => n > 4), `boxes per call: ${sizes}`);
+    assert.equal(results.size, 4);
     await bounds.release();
     await runner.release();
   });

@@ -85,8 +85,10 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
   while (queue.length > 0) {
     if (performance.now() - t0 > budget.ms || stats.boxesBounded >= budget.boxes) break;
     // A call costs the same with one box as with a full batch: while the queue fits in a call twice
-    // over, bound the halves instead (the levels a search would climb one nearly empty call at a time).
-    while (2 * queue.length <= bounds.options.boxes) queue = queue.flatMap((p) => splitBox(p.box).map((half) => ({ ...p, box: half })));
+    // over, bound the halves instead (the levels a search would climb one nearly empty call at a
+    // time) — never past the sub-box budget, so a budget of one box still means one pass on the box.
+    const room = Math.min(bounds.options.boxes, budget.boxes - stats.boxesBounded);
+    while (2 * queue.length <= room) queue = queue.flatMap((p) => splitBox(p.box).map((half) => ({ ...p, box: half })));
     queue.sort((a, b) => b.priority - a.priority);
     const take = queue.splice(0, bounds.options.boxes);
     const bs = await bounds.bounds(image, dims, take.map((p) => p.box));

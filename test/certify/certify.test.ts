@@ -85,7 +85,7 @@ describe('luxcert certify on trained detectors', () => {
     await runner.release();
   });
 
-  it('the search fills its bound calls: every call bounds more than half a batch', async () => {
+  it('the search fills its bound calls within the budget: every call bounds more than half a batch', async () => {
     const { meta, runner, bounds, image } = await openSearch();
     const prop = { meta, reference: await runner.keypointsAt(image, [[1, 0]]), tolerance: 1 };
     const sizes: number[] = [];
@@ -94,12 +94,16 @@ describe('luxcert certify on trained detectors', () => {
       sizes.push(boxes.length);
       return bound(im, dims, boxes);
     };
-    const { results, stats } = await certifyImage(bounds, runner, image, prop, { alphaLo: 0.98, alphaHi: 1.02, betaLo: -0.02, betaHi: 0.02 }, [0, 1, 2, 3], { ms: 5000, boxes: 256 }, 1);
+    const box = { alphaLo: 0.98, alphaHi: 1.02, betaLo: -0.02, betaHi: 0.02 };
+    const { results, stats } = await certifyImage(bounds, runner, image, prop, box, [0, 1, 2, 3], { ms: 5000, boxes: 256 }, 1);
     assert.ok(stats.boundCalls > 1, 'the search split the box');
     assert.equal(sizes.length, stats.boundCalls);
     assert.equal(sizes[0], 8, 'the first call bounds a full batch of halves, not the box alone');
     assert.ok(sizes.every((n) => n > 4), `boxes per call: ${sizes}`);
     assert.equal(results.size, 4);
+    // Filling a call never spends more than the sub-box budget.
+    const onePass = await certifyImage(bounds, runner, image, prop, box, [0, 1, 2, 3], { ms: 5000, boxes: 1 }, 1);
+    assert.equal(onePass.stats.boxesBounded, 1, 'a budget of one sub-box is one pass on the whole box');
     await bounds.release();
     await runner.release();
   });

@@ -30,10 +30,10 @@ function pruned(model: Graph): Graph {
   return g;
 }
 
-/** Median wall-clock ms of one bound pass with `boxes` boxes on a random image. */
+/** Median wall-clock ms of one bound pass with `boxes` boxes on a fixed pseudo-random image. */
 async function passMs(model: Graph): Promise<number> {
   const bc = await BoundComputer.create(model, { boxes, mode: 'linear', engine: 'onnxruntime' });
-  const dims = (model.inputs[0]!.shape.slice(1) as number[]);
+  const dims = model.inputs[0]!.shape.slice(1) as number[];
   const image = new Float32Array(dims.reduce((a, b) => a * b, 1)).map((_, i) => ((i * 2654435761) % 1000) / 1000);
   const list = new Array(boxes).fill(box);
   const once = async () => {

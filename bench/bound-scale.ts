@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BoundComputer } from '../src/bounds/bounds.ts';
 import type { Graph } from '../src/graph/graph.ts';
+import { quantile } from '../src/core/quantile.ts';
 import { graphStats } from '../src/graph/stats.ts';
 import { boxFromFlags } from '../src/model/perturbation.ts';
 import { readOnnxFile } from '../src/onnx/read.ts';
@@ -48,7 +49,7 @@ async function passMs(model: Graph): Promise<number> {
   const t: number[] = [];
   for (let i = 0; i < runs; i++) t.push(await once());
   await bc.release();
-  return t.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+  return quantile(t, 0.5);
 }
 
 console.log(`bench:bound-scale — one linear bound pass, ${boxes} boxes per call, onnxruntime CPU, Node ${process.version}; pruned = ${sparsity * 100} % of the channels of every prunable group removed`);

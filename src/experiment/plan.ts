@@ -1,4 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
+import type { PruneScope } from '../prune/allocate.ts';
 import type { PruneMethod } from '../prune/prune-model.ts';
 import type { UsnComponent } from '../prune/usn.ts';
 import type { AssessConfig } from './assess.ts';
@@ -16,6 +17,8 @@ export interface ExperimentConfig {
   regulariser: ('off' | 'on')[];
   /** USN component subsets run at the headline sparsity with the regulariser on (empty: none). */
   ablations: UsnComponent[][];
+  /** Where each run decides the channel budget (every run of the experiment the same). */
+  scope: PruneScope;
   rounds: number;
   epochs: number;
   usnImages: number;
@@ -33,6 +36,8 @@ export interface RunSpec {
   sparsity: number;
   lambda: number;
   seed: number;
+  /** Set for global pruning only, so layer-scope runs keep the ids (and caches) they had before scopes existed. */
+  scope?: 'global';
   kind: 'sweep' | 'ablation';
 }
 
@@ -49,8 +54,8 @@ export function planRuns(cfg: ExperimentConfig): RunSpec[] {
   const lambdas = cfg.regulariser.map((r) => (r === 'on' ? cfg.wasserstein : 0));
   const runs: RunSpec[] = [];
   const add = (method: PruneMethod, sparsity: number, lambda: number, seed: number, kind: RunSpec['kind'], components?: UsnComponent[]) => {
-    const id = `${methodLabel(method, components)}-s${sparsity}-w${lambda}-seed${seed}`.replace(/[[\]+]/g, (c) => ({ '[': '_', ']': '', '+': '-' })[c]!);
-    if (!runs.some((r) => r.id === id)) runs.push({ id, method, ...(components ? { components } : {}), sparsity, lambda, seed, kind });
+    const id = `${methodLabel(method, components)}-s${sparsity}-w${lambda}-seed${seed}${cfg.scope === 'global' ? '-global' : ''}`.replace(/[[\]+]/g, (c) => ({ '[': '_', ']': '', '+': '-' })[c]!);
+    if (!runs.some((r) => r.id === id)) runs.push({ id, method, ...(components ? { components } : {}), sparsity, lambda, seed, ...(cfg.scope === 'global' ? { scope: 'global' as const } : {}), kind });
   };
   for (const seed of cfg.seeds) for (const method of cfg.methods) for (const lambda of lambdas) add(method, cfg.headline, lambda, seed, 'sweep');
   for (const seed of cfg.seeds) for (const components of cfg.ablations) add('usn', cfg.headline, cfg.wasserstein, seed, 'ablation', components);

@@ -10,7 +10,7 @@ import type { ModelMeta } from '../model/metadata.ts';
 import type { Box } from '../model/perturbation.ts';
 import { readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { writeOnnxFile } from '../onnx/write.ts';
-import { PRUNE_DEFAULTS, pruneModel } from '../prune/prune-model.ts';
+import { PRUNE_DEFAULTS, pruneMetadata, pruneModel } from '../prune/prune-model.ts';
 import { USN_DEFAULT_COMPONENTS } from '../prune/usn.ts';
 import { assessModel, type Assessment } from './assess.ts';
 import { planRuns, type ExperimentConfig, type RunSpec } from './plan.ts';
@@ -148,10 +148,11 @@ async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec
       rounds: cfg.rounds,
       epochs: cfg.epochs,
       wasserstein: spec.lambda,
+      scope: spec.scope ?? 'layer',
       seed: spec.seed,
       out,
     });
-    Object.assign(graph.metadata, { 'luxcert.prune.method': spec.method, 'luxcert.prune.sparsity': String(spec.sparsity), 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` });
+    Object.assign(graph.metadata, pruneMetadata(spec.method, spec.sparsity, spec.scope ?? 'layer', report));
     writeOnnxFile(out, graph);
     return { channels: report.channels, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {

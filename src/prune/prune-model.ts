@@ -7,6 +7,7 @@ import type { Graph } from '../graph/graph.ts';
 import { graphStats } from '../graph/stats.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { trainModel, type TrainResult } from '../train/trainer.ts';
+import { globalScores, keepCounts, type PruneScope, type RankedGroup } from './allocate.ts';
 import { channelGroups, type ChannelGroup } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
@@ -41,6 +42,8 @@ export interface PruneOptions {
   wasserstein: number;
   /** Channels every group keeps at least. */
   minWidth: number;
+  /** Whether every group loses the same share, or one ranking over all groups decides. */
+  scope: PruneScope;
   seed: number;
   lr: number;
   batchSize: number;
@@ -49,7 +52,7 @@ export interface PruneOptions {
 }
 
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
-export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
+export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, scope: 'layer', lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
 
 /** Before/after figures of a pruning run. */
 export interface PruneReport {
@@ -57,6 +60,11 @@ export interface PruneReport {
   params: { before: number; after: number };
   flops: { before: number; after: number };
   rounds: { round: number; channels: number; validation?: TrainResult['best'] }[];
+}
+
+/** The metadata a pruned model carries: how it was pruned. */
+export function pruneMetadata(method: string, sparsity: number, scope: PruneScope, report: PruneReport): Record<string, string> {
+  return { 'luxcert.prune.method': method, 'luxcert.prune.sparsity': String(sparsity), 'luxcert.prune.scope': scope, 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` };
 }
 
 /** Prunes a model in place with the progressive pipeline, fine-tuning on `set` between rounds. */
@@ -84,15 +92,18 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     // Groups are found anew each round (edits keep their order, so ids stay stable).
     const groups = channelGroups(graph).filter((g) => !g.blocked && original.has(g.id));
     const measuredScores = measured ? await measuredChannelScores(graph, groups, o, usnSample, [3, ...meta.inputSize], o.seed + r) : undefined;
+    const ranked: RankedGroup[] = [];
     for (const group of groups) {
-      const width = original.get(group.id)!;
-      const target = Math.max(Math.min(o.minWidth, width), Math.round(width * (1 - fraction)));
-      if (target >= group.channels) continue;
       const scores = measuredScores ? measuredScores.get(group.id)! : channelScores(graph, group, o.method as ScoreMethod, rng);
       // Slimming only ranks channels that pass through a BatchNorm; other groups keep their width.
-      if (!scores) continue;
+      if (scores) ranked.push({ id: group.id, original: original.get(group.id)!, scores: o.scope === 'global' ? globalScores(o.method, scores) : scores });
+    }
+    const counts = keepCounts(ranked, fraction, o.minWidth, o.scope);
+    for (const { id, scores } of ranked) {
+      const target = counts.get(id)!;
+      if (target >= scores.length) continue;
       const keep = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]!).slice(0, target).sort((a, b) => a - b);
-      removeChannels(graph, group, keep);
+      removeChannels(graph, groups.find((g) => g.id === id)!, keep);
     }
     const remaining = channelGroups(graph).filter((g) => !g.blocked);
     const channels = remaining.reduce((a, g) => a + g.channels, 0);

@@ -13,7 +13,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 const CFG: ExperimentConfig = {
   methods: ['usn', 'random', 'l1'], sparsities: [0.3, 0.5, 0.7], headline: 0.5, seeds: [1, 2, 3], wasserstein: 10, regulariser: ['on', 'off'],
-  ablations: [['bias'], ['smoothness']], rounds: 2, epochs: 1, usnImages: 8, usnPerturbations: 4, boundGrid: 2,
+  ablations: [['bias'], ['smoothness']], rounds: 2, epochs: 1, usnImages: 8, usnPerturbations: 4, boundGrid: 2, scope: 'layer',
   assess: { boxes: [boxFromFlags(0.1, 0.1)], tolerance: 2, certify: 4, budget: { boxes: 64, ms: 1000 }, check: 10, seed: 1 },
 };
 
@@ -27,6 +27,10 @@ describe('experiment plan and statistics', () => {
     assert.ok(runs.slice(18, 24).every((r) => r.kind === 'ablation' && r.lambda === 10 && r.method === 'usn'));
     assert.ok(runs.slice(24).every((r) => r.sparsity !== 0.5 && r.seed === 1));
     assert.throws(() => planRuns({ ...CFG, sparsities: [0.5, 1] }), /--sparsities must lie in \(0, 1\)/);
+    // Global runs get ids of their own, so they never reuse a layer-scope run's cached model.
+    const global = planRuns({ ...CFG, scope: 'global' });
+    assert.ok(global.every((r, i) => r.scope === 'global' && r.id === `${runs[i]!.id}-global`));
+    assert.ok(runs.every((r) => r.scope === undefined));
   });
 
   it('mean and sample standard deviation', () => {

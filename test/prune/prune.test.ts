@@ -42,6 +42,23 @@ describe('luxcert prune', () => {
     assert.equal(s.soundness.violations, 0);
   });
 
+  it('global scope: one ranking of all channels removes the same total, unevenly across groups, into a valid model', async () => {
+    const out = join(root, 'l1-global.onnx');
+    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'l1', '--sparsity', '0.5', '--rounds', '1', '--epochs', '0', '--scope', 'global', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    const before = channelGroups(readOnnxFile(dense)).filter((g) => !g.blocked).map((g) => g.channels);
+    const after = channelGroups(readOnnxFile(out)).filter((g) => !g.blocked).map((g) => g.channels);
+    assert.equal(rep.channels.after, Math.round(rep.channels.before * 0.5));
+    assert.equal(after.reduce((a, b) => a + b, 0), rep.channels.after);
+    assert.ok(after.every((c, i) => c >= 2 && c <= before[i]!));
+    assert.ok(after.some((c, i) => c !== Math.round(before[i]! * 0.5)), `global widths ${after} are the per-layer ones`);
+    assert.equal(readOnnxFile(out).metadata['luxcert.prune.scope'], 'global');
+    const session = await openSession(out);
+    const y = Object.values(await runSession(session, { image: { dims: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32).fill(0.5) } }))[0]!;
+    assert.ok(y.data.every((v) => Number.isFinite(v)));
+  });
+
   it('slimming prunes by BatchNorm scales (resnet, residual groups) and the result runs in onnxruntime', async () => {
     const resnet = join(root, 'resnet.onnx');
     writeOnnxFile(resnet, buildZooModel({ arch: 'resnet', head: 'regression', keypoints: PAD_KEYPOINTS, skeleton: [], inputSize: 32, cropPadding: 1.25, seed: 5 }));
@@ -83,6 +100,7 @@ describe('luxcert prune', () => {
       [['--method', 'magic', '--sparsity', '0.5'], /unknown --method 'magic'/],
       [['--method', 'l1', '--sparsity', '1'], /--sparsity must be in \[0, 1\)/],
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],
+      [['--method', 'l1', '--sparsity', '0.5', '--scope', 'everywhere'], /--scope must be one of layer, global, got 'everywhere'/],
     ];
     for (const [args, message] of cases) {
       const r = luxcert('prune', '--model', dense, '--data', data, '--out', join(root, 'never.onnx'), '--epochs', '0', ...args);

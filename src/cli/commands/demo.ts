@@ -13,7 +13,7 @@ import type { Graph } from '../../graph/graph.ts';
 import type { ModelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
-import { PRUNE_DEFAULTS, pruneModel } from '../../prune/prune-model.ts';
+import { PRUNE_DEFAULTS, pruneMetadata, pruneModel } from '../../prune/prune-model.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
@@ -75,7 +75,7 @@ export function registerDemo(program: Command): void {
         log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN }, 'demo: USN pruning with fine-tuning under the Wasserstein regulariser');
         const pruned = readOnnxFile(model, { simplify: false });
         const pruneReport = await pruneModel(pruned, meta, trainSet, { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, seed: 1, out: prunedPath });
-        Object.assign(pruned.metadata, { 'luxcert.prune.method': 'usn', 'luxcert.prune.sparsity': String(DEMO_SPARSITY) });
+        Object.assign(pruned.metadata, pruneMetadata('usn', DEMO_SPARSITY, PRUNE_DEFAULTS.scope, pruneReport));
         writeOnnxFile(prunedPath, pruned);
         log.info('demo: evaluating and certifying the pruned model on held-out scenes');
         const small = await assess(pruned, meta, testSet, plan);

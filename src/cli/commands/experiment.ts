@@ -14,6 +14,7 @@ import { runExperiment } from '../../experiment/run-experiment.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
+import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
 import { initBackend } from '../../train/backend.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
@@ -22,7 +23,7 @@ import { action, emit } from '../run-command.ts';
 import { addScheduleFlags, usnComponents } from './prune.ts';
 
 interface Flags {
-  out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; regulariser: string; ablations: string;
+  out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; regulariser: string; ablations: string; scope: string;
   rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetBoxes: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
 }
 
@@ -47,6 +48,7 @@ export function registerExperiment(program: Command): void {
     .option('--wasserstein <λ>', 'weight of the regulariser when on', '30')
     .option('--regulariser <list>', 'regulariser settings swept: on, off', 'on,off')
     .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds, stability ('none': no ablation)", 'bias;smoothness;bias,smoothness;bias,smoothness,bounds,stability')
+    .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides (all runs)`, 'layer')
     .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')
     .option('--tolerance <px>', 'certified tolerance τ around the ground truth', '2')
     .option('--certify <n>', 'held-out scenes certified per model', '100')
@@ -78,6 +80,7 @@ export function registerExperiment(program: Command): void {
           wasserstein: numberFlag('--wasserstein', f.wasserstein, { positive: true }),
           regulariser: regulariser as ('on' | 'off')[],
           ablations: ablationText === 'none' ? [] : ablationText.split(';').map((a) => usnComponents(a, '--ablations')),
+          scope: pruneScope(f.scope),
           rounds: numberFlag('--rounds', flag('rounds'), { integer: true, positive: true }),
           epochs: numberFlag('--epochs', flag('epochs'), { integer: true, min: 0 }),
           usnImages: numberFlag('--usn-images', flag('usnImages'), { integer: true, positive: true }),

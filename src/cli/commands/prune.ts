@@ -4,7 +4,8 @@ import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
-import { pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
+import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
 import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { initBackend } from '../../train/backend.ts';
@@ -14,7 +15,7 @@ import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
 interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -32,6 +33,7 @@ export function registerPrune(program: Command): void {
     .option('--contrast <c>', 'USN, NRS and the regulariser: α ∈ [1−c, 1+c]', '0.1')
     .option('--usn-terms <list>', `USN: its terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_DEFAULT_COMPONENTS.join(','))
     .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
+    .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides`, D.scope)
     .option('--lr <x>', 'fine-tuning learning rate', String(D.lr))
     .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))
     .option('--seed <n>', 'random seed', '1')
@@ -58,17 +60,18 @@ export function registerPrune(program: Command): void {
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
         wasserstein: numberFlag('--wasserstein', f.wasserstein, { min: 0 }),
         minWidth: numberFlag('--min-width', f.minWidth, { integer: true, positive: true }),
+        scope: pruneScope(f.scope),
         seed: numberFlag('--seed', f.seed, { integer: true }),
         lr: numberFlag('--lr', f.lr, { positive: true }),
         batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
         out: f.out,
       });
-      Object.assign(graph.metadata, { 'luxcert.prune.method': f.method, 'luxcert.prune.sparsity': String(sparsity), 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` });
+      Object.assign(graph.metadata, pruneMetadata(f.method, sparsity, pruneScope(f.scope), report));
       writeOnnxFile(f.out, graph);
       const last = report.rounds[report.rounds.length - 1]!.validation;
       emit(Boolean(f.json), { model: f.model, out: f.out, method: f.method, sparsity, ...report }, () =>
         [
-          `wrote ${f.out} (${f.method}, ${report.rounds.length} round(s))`,
+          `wrote ${f.out} (${f.method}, ${f.scope} scope, ${report.rounds.length} round(s))`,
           `channels ${report.channels.before} → ${report.channels.after}, parameters ${compact(report.params.before)} → ${compact(report.params.after)}, FLOPs ${compact(report.flops.before)} → ${compact(report.flops.after)}`,
           last ? `validation after fine-tuning: PCK@2px ${last.pck['2']!.toFixed(3)}, mean error ${last.meanError.toFixed(2)} px` : 'not fine-tuned (--epochs 0)',
         ].join('\n'),

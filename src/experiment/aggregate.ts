@@ -9,12 +9,14 @@ export interface Stat {
   n: number;
 }
 
-/** One row of the reports: a (method, components, sparsity, λ) setting over its seeds. */
+/** One row of the reports: a (method, components, sparsity, λ, μ) setting over its seeds. */
 export interface Row {
   label: string;
   method: string;
   sparsity: number;
   lambda: number;
+  /** μ of the ReLU-stability regulariser (0: off). */
+  reluStability: number;
   kind: 'dense' | 'sweep' | 'ablation';
   seeds: number[];
   skipped?: string;
@@ -42,13 +44,19 @@ export function stat(values: number[]): Stat {
   return { mean, std, n };
 }
 
-function rowOf(label: string, method: string, sparsity: number, lambda: number, kind: Row['kind'], seeds: number[], list: Assessment[]): Row {
+/** How tables and plots name a regulariser setting: ' +W' (Wasserstein), ' +W+RS' (and ReLU stability), '' (none). */
+export function regulariserSuffix(lambda: number, reluStability: number): string {
+  const parts = [...(lambda > 0 ? ['W'] : []), ...(reluStability > 0 ? ['RS'] : [])];
+  return parts.length ? ` +${parts.join('+')}` : '';
+}
+
+function rowOf(label: string, method: string, sparsity: number, lambda: number, reluStability: number, kind: Row['kind'], seeds: number[], list: Assessment[]): Row {
   const boxes = list[0]?.certification.length ?? 0;
   const per = (f: (a: Assessment) => number) => stat(list.map(f));
   const perBox = (f: (c: Assessment['certification'][number]) => number) => Array.from({ length: boxes }, (_, b) => per((a) => f(a.certification[b]!)));
   const checks = list.flatMap((a) => a.certification.map((c) => c.soundness ?? { samples: 0, violations: 0 }));
   return {
-    label, method, sparsity, lambda, kind, seeds,
+    label, method, sparsity, lambda, reluStability, kind, seeds,
     pck2: per((a) => a.accuracy.pck['2']!),
     meanError: per((a) => a.accuracy.meanError),
     coverage: perBox((c) => c.coverage),
@@ -65,7 +73,7 @@ function rowOf(label: string, method: string, sparsity: number, lambda: number, 
 
 /** The dense model as a row. */
 export function denseRow(r: ExperimentResult): Row {
-  return rowOf('dense', 'dense', 0, 0, 'dense', [], [r.dense.assessment]);
+  return rowOf('dense', 'dense', 0, 0, 0, 'dense', [], [r.dense.assessment]);
 }
 
 /** Runs grouped by setting, in the order they first appear. */
@@ -73,14 +81,14 @@ export function aggregateRuns(r: ExperimentResult): Row[] {
   const groups = new Map<string, RunResult[]>();
   for (const run of r.runs) {
     const s = run.spec;
-    const key = `${methodLabel(s.method, s.components)}|${s.sparsity}|${s.lambda}`;
+    const key = `${methodLabel(s.method, s.components)}|${s.sparsity}|${s.lambda}|${s.reluStability ?? 0}`;
     groups.set(key, [...(groups.get(key) ?? []), run]);
   }
   return [...groups.values()].map((runs) => {
     const s = runs[0]!.spec;
-    const label = `${methodLabel(s.method, s.components)}${s.lambda > 0 ? ' +W' : ''}`;
+    const label = `${methodLabel(s.method, s.components)}${regulariserSuffix(s.lambda, s.reluStability ?? 0)}`;
     const done = runs.filter((x) => x.assessment);
-    const row = rowOf(label, s.method, s.sparsity, s.lambda, s.kind, done.map((x) => x.spec.seed), done.map((x) => x.assessment!));
+    const row = rowOf(label, s.method, s.sparsity, s.lambda, s.reluStability ?? 0, s.kind, done.map((x) => x.spec.seed), done.map((x) => x.assessment!));
     return done.length === 0 ? { ...row, skipped: runs[0]!.skipped ?? 'no run finished' } : row;
   });
 }
@@ -93,22 +101,26 @@ export interface Criterion {
 }
 
 /**
- * The issue's acceptance at the headline sparsity: USN with the regulariser certifies at least as
- * much as dense and more than random and L1 (at the largest box), keeps clean PCK@2 within 2 points
- * of dense, and certifies in at most half the dense time per image.
+ * The issue's acceptance at the headline sparsity: USN with the regulariser (Wasserstein + ReLU
+ * stability when that setting ran, else Wasserstein) certifies at least as much as dense and more
+ * than random and L1 (at the largest box; each in the same setting when it ran), keeps clean PCK@2
+ * within 2 points of dense, and certifies in at most half the dense time per image.
  */
 export function acceptance(r: ExperimentResult, rows: Row[]): Criterion[] {
   const h = r.config.headline;
   const last = r.config.assess.boxes.length - 1;
   const dense = denseRow(r);
-  const find = (method: string, lambda: number) => rows.find((x) => x.kind === 'sweep' && x.method === method && x.sparsity === h && x.lambda === lambda && !x.skipped);
-  const usn = find('usn', r.config.wasserstein);
+  const w = r.config.wasserstein;
+  const regularised = [...(r.config.regulariser.includes('rs') ? [{ lambda: w, mu: r.config.reluStability }] : []), { lambda: w, mu: 0 }];
+  const find = (method: string, lambda: number, mu: number) => rows.find((x) => x.kind === 'sweep' && x.method === method && x.sparsity === h && x.lambda === lambda && x.reluStability === mu && !x.skipped);
+  const first = (method: string, from: typeof regularised) => from.map((x) => find(method, x.lambda, x.mu)).find((x) => x !== undefined);
+  const usn = first('usn', regularised);
   if (!usn) return [{ text: `USN + Wasserstein at sparsity ${h}`, pass: false, detail: 'not run' }];
   const cov = (x: Row) => x.coverage[last]!.mean;
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  const out: Criterion[] = [{ text: 'certified coverage ≥ dense', pass: cov(usn) >= cov(dense), detail: `${pct(cov(usn))} vs ${pct(cov(dense))}` }];
+  const out: Criterion[] = [{ text: 'certified coverage ≥ dense', pass: cov(usn) >= cov(dense), detail: `${pct(cov(usn))} (${usn.label}) vs ${pct(cov(dense))}` }];
   for (const base of ['random', 'l1']) {
-    const b = find(base, r.config.wasserstein) ?? find(base, 0);
+    const b = first(base, [...regularised.filter((x) => x.mu <= usn.reluStability), { lambda: 0, mu: 0 }]);
     if (b) out.push({ text: `certified coverage > ${base}`, pass: cov(usn) > cov(b), detail: `${pct(cov(usn))} vs ${pct(cov(b))} (${b.label})` });
   }
   out.push({ text: 'clean PCK@2 within 2 points of dense', pass: usn.pck2.mean >= dense.pck2.mean - 0.02, detail: `${usn.pck2.mean.toFixed(3)} vs ${dense.pck2.mean.toFixed(3)}` });

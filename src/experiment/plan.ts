@@ -4,6 +4,10 @@ import type { PruneMethod } from '../prune/prune-model.ts';
 import type { UsnComponent } from '../prune/usn.ts';
 import type { AssessConfig } from './assess.ts';
 
+/** A regulariser setting of the sweep: off, the Wasserstein regulariser ('on'), or it plus the ReLU-stability regulariser ('rs'). */
+export type RegulariserSetting = 'off' | 'on' | 'rs';
+export const REGULARISER_SETTINGS: readonly RegulariserSetting[] = ['off', 'on', 'rs'];
+
 /** The sweep: methods × sparsities × regulariser, seeds at the headline sparsity, USN ablations. */
 export interface ExperimentConfig {
   methods: PruneMethod[];
@@ -13,8 +17,10 @@ export interface ExperimentConfig {
   seeds: number[];
   /** λ of the Wasserstein regulariser when it is on. */
   wasserstein: number;
-  /** Which regulariser settings are swept. */
-  regulariser: ('off' | 'on')[];
+  /** μ of the ReLU-stability regulariser in the 'rs' setting. */
+  reluStability: number;
+  /** Which regulariser settings are swept: none, Wasserstein, Wasserstein + ReLU stability. */
+  regulariser: RegulariserSetting[];
   /** USN component subsets run at the headline sparsity with the regulariser on (empty: none). */
   ablations: UsnComponent[][];
   /** Where each run decides the channel budget (every run of the experiment the same). */
@@ -35,6 +41,8 @@ export interface RunSpec {
   components?: UsnComponent[];
   sparsity: number;
   lambda: number;
+  /** μ of the ReLU-stability regulariser; set only when on, so other runs keep the ids (and caches) they had before it existed. */
+  reluStability?: number;
   seed: number;
   /** Set for global pruning only, so layer-scope runs keep the ids (and caches) they had before scopes existed. */
   scope?: 'global';
@@ -51,14 +59,16 @@ export function planRuns(cfg: ExperimentConfig): RunSpec[] {
   if (cfg.sparsities.some((s) => !(s > 0 && s < 1))) throw new LuxcertError(`--sparsities must lie in (0, 1), got ${cfg.sparsities.join(',')}`);
   if (cfg.seeds.length === 0) throw new LuxcertError('--seeds must be at least 1');
   if (cfg.methods.length === 0) throw new LuxcertError('--methods names no method');
-  const lambdas = cfg.regulariser.map((r) => (r === 'on' ? cfg.wasserstein : 0));
+  const settings = cfg.regulariser.map((r) => ({ lambda: r === 'off' ? 0 : cfg.wasserstein, mu: r === 'rs' ? cfg.reluStability : 0 }));
+  // Ablations vary USN's terms under the strongest regulariser setting of the sweep.
+  const strongest = settings.reduce((a, b) => (b.mu > a.mu || (b.mu === a.mu && b.lambda > a.lambda) ? b : a), { lambda: cfg.wasserstein, mu: 0 });
   const runs: RunSpec[] = [];
-  const add = (method: PruneMethod, sparsity: number, lambda: number, seed: number, kind: RunSpec['kind'], components?: UsnComponent[]) => {
-    const id = `${methodLabel(method, components)}-s${sparsity}-w${lambda}-seed${seed}${cfg.scope === 'global' ? '-global' : ''}`.replace(/[[\]+]/g, (c) => ({ '[': '_', ']': '', '+': '-' })[c]!);
-    if (!runs.some((r) => r.id === id)) runs.push({ id, method, ...(components ? { components } : {}), sparsity, lambda, seed, ...(cfg.scope === 'global' ? { scope: 'global' as const } : {}), kind });
+  const add = (method: PruneMethod, sparsity: number, reg: { lambda: number; mu: number }, seed: number, kind: RunSpec['kind'], components?: UsnComponent[]) => {
+    const id = `${methodLabel(method, components)}-s${sparsity}-w${reg.lambda}${reg.mu > 0 ? `-rs${reg.mu}` : ''}-seed${seed}${cfg.scope === 'global' ? '-global' : ''}`.replace(/[[\]+]/g, (c) => ({ '[': '_', ']': '', '+': '-' })[c]!);
+    if (!runs.some((r) => r.id === id)) runs.push({ id, method, ...(components ? { components } : {}), sparsity, lambda: reg.lambda, ...(reg.mu > 0 ? { reluStability: reg.mu } : {}), seed, ...(cfg.scope === 'global' ? { scope: 'global' as const } : {}), kind });
   };
-  for (const seed of cfg.seeds) for (const method of cfg.methods) for (const lambda of lambdas) add(method, cfg.headline, lambda, seed, 'sweep');
-  for (const seed of cfg.seeds) for (const components of cfg.ablations) add('usn', cfg.headline, cfg.wasserstein, seed, 'ablation', components);
-  for (const sparsity of cfg.sparsities.filter((s) => s !== cfg.headline)) for (const method of cfg.methods) for (const lambda of lambdas) add(method, sparsity, lambda, cfg.seeds[0]!, 'sweep');
+  for (const seed of cfg.seeds) for (const method of cfg.methods) for (const reg of settings) add(method, cfg.headline, reg, seed, 'sweep');
+  for (const seed of cfg.seeds) for (const components of cfg.ablations) add('usn', cfg.headline, strongest, seed, 'ablation', components);
+  for (const sparsity of cfg.sparsities.filter((s) => s !== cfg.headline)) for (const method of cfg.methods) for (const reg of settings) add(method, sparsity, reg, cfg.seeds[0]!, 'sweep');
   return runs;
 }

@@ -1,4 +1,5 @@
 import type { Box } from '../model/perturbation.ts';
+import { RELU_STABILITY_MARGIN } from '../train/regularisers.ts';
 import { acceptance, aggregateRuns, denseRow, type Criterion, type Row, type Stat } from './aggregate.ts';
 import type { ExperimentResult } from './run-experiment.ts';
 import { linePlot, type Series } from './svg-plot.ts';
@@ -54,7 +55,7 @@ function tables(r: ExperimentResult, rows: Row[]): Table[] {
   const sweep = rows.filter((x) => x.kind === 'sweep');
   const head = sweep.filter((x) => x.sparsity === r.config.headline);
   const ablation = rows.filter((x) => x.kind === 'ablation' || (x.kind === 'sweep' && x.method === 'usn' && x.sparsity === r.config.headline));
-  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: ['mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser', footnote].filter(Boolean).join('. '), header: header(r), rows: cells([dense, ...head]) }];
+  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: ['mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser; +RS: and the ReLU-stability regulariser', footnote].filter(Boolean).join('. '), header: header(r), rows: cells([dense, ...head]) }];
   if (r.config.ablations.length > 0) out.push({ title: 'Ablation: USN terms', note: 'usn[terms]: USN penalising only those terms (bias, smoothness: sampled; bounds: certified pre-activation width); usn: all three', header: header(r), rows: cells(ablation) });
   out.push({ title: 'Sweep: every method, sparsity and regulariser setting', ...(footnote ? { note: footnote } : {}), header: header(r), rows: cells([dense, ...[...sweep].sort((a, b) => a.sparsity - b.sparsity || a.label.localeCompare(b.label))]) });
   return out;
@@ -71,10 +72,10 @@ function plots(r: ExperimentResult, rows: Row[]): string[] {
   const dense = denseRow(r);
   const sweep = rows.filter((x) => x.kind === 'sweep' && !x.skipped);
   const series = (f: (x: Row) => Stat): Series[] =>
-    [...new Set(sweep.map((x) => `${x.method}|${x.lambda}`))].map((k) => {
-      const [method, lambda] = k.split('|') as [string, string];
-      const list = sweep.filter((x) => x.method === method && String(x.lambda) === lambda);
-      return { name: `${method}${Number(lambda) > 0 ? ' +W' : ''}`, color: COLORS[method] ?? '#000', dashed: Number(lambda) === 0, points: list.map((x) => ({ x: x.sparsity, y: f(x).mean, err: f(x).std })) };
+    [...new Set(sweep.map((x) => x.label))].map((label) => {
+      const list = sweep.filter((x) => x.label === label);
+      const { method, lambda, reluStability } = list[0]!;
+      return { name: label, color: COLORS[method] ?? '#000', dashed: lambda === 0 && reluStability === 0, bold: reluStability > 0, points: list.map((x) => ({ x: x.sparsity, y: f(x).mean, err: f(x).std })) };
     });
   const box = boxText(r.config.assess.boxes[last]!);
   return [
@@ -91,7 +92,7 @@ function setup(r: ExperimentResult): string[] {
     `luxcert ${r.version}, tfjs backend ${r.backend}, ${r.machine}, ${r.date}`,
     `data: ${r.data.train} (${r.data.trainObjects} objects, fine-tuning and USN/NRS samples), ${r.data.test} (${r.data.testObjects} held-out objects; the first ${Math.min(c.assess.certify, r.data.testObjects)} certified)`,
     `dense model: ${r.dense.model}`,
-    `pruning: ${c.rounds} round(s) × ${c.epochs} fine-tuning epoch(s), USN/NRS measured under ${boxText(r.pruneBox)} on ${c.usnImages} images (${c.usnPerturbations} perturbations each, bounds on ${c.boundGrid}×${c.boundGrid} sub-boxes); regulariser λ = ${c.wasserstein}; seeds ${c.seeds.join(', ')} at sparsity ${c.headline}, seed ${c.seeds[0]} elsewhere`,
+    `pruning: ${c.rounds} round(s) × ${c.epochs} fine-tuning epoch(s), ${c.scope} scope, USN/NRS measured under ${boxText(r.pruneBox)} on ${c.usnImages} images (${c.usnPerturbations} perturbations each, bounds on ${c.boundGrid}×${c.boundGrid} sub-boxes); regulariser λ = ${c.wasserstein}${c.regulariser.includes('rs') ? `, ReLU stability μ = ${c.reluStability} (margin ${RELU_STABILITY_MARGIN})` : ''}; seeds ${c.seeds.join(', ')} at sparsity ${c.headline}, seed ${c.seeds[0]} elsewhere`,
     `certification: τ = ${c.assess.tolerance} px around the ground truth, branch-and-bound budget of ${c.assess.budget.boxes} sub-boxes per image and box (${c.assess.budget.ms} ms safety limit), ${c.assess.check} sampled perturbations per certified claim run in onnxruntime`,
   ];
 }
@@ -109,7 +110,7 @@ export function markdownReport(r: ExperimentResult): string {
     '',
     ...setup(r).map((l) => `- ${l}`),
     '',
-    `## Acceptance at ${100 * r.config.headline}% sparsity (USN + Wasserstein, means over seeds, largest box)`,
+    `## Acceptance at ${100 * r.config.headline}% sparsity (USN with the regulariser, means over seeds, largest box)`,
     '',
     ...criteria(acceptance(r, rows)).map((l) => `- ${l}`),
     '',
@@ -139,8 +140,8 @@ li.pass{color:#11772d}li.fail{color:#b00020}
 </style></head><body>
 <h1>luxcert experiment</h1>
 <ul>${setup(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
-<h2>Acceptance at ${100 * r.config.headline}% sparsity (USN + Wasserstein, means over seeds, largest box)</h2><ul>${crit}</ul>
-<h2>Against sparsity</h2><p class="note">solid: fine-tuned with the Wasserstein regulariser; dashed: without; bars: ± std over seeds; dotted: the dense model</p>
+<h2>Acceptance at ${100 * r.config.headline}% sparsity (USN with the regulariser, means over seeds, largest box)</h2><ul>${crit}</ul>
+<h2>Against sparsity</h2><p class="note">solid: fine-tuned with the Wasserstein regulariser; thick: and the ReLU-stability regulariser; dashed: without; bars: ± std over seeds; dotted: the dense model</p>
 <div class="plots">${plots(r, rows).join('')}</div>
 ${tables(r, rows).map(html).join('\n')}
 </body></html>

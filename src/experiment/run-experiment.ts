@@ -10,7 +10,7 @@ import type { ModelMeta } from '../model/metadata.ts';
 import type { Box } from '../model/perturbation.ts';
 import { readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { writeOnnxFile } from '../onnx/write.ts';
-import { PRUNE_DEFAULTS, pruneMetadata, pruneModel } from '../prune/prune-model.ts';
+import { PRUNE_DEFAULTS, pruneMetadata, pruneModel, type PruneOptions } from '../prune/prune-model.ts';
 import { USN_DEFAULT_COMPONENTS } from '../prune/usn.ts';
 import { assessModel, type Assessment } from './assess.ts';
 import { planRuns, type ExperimentConfig, type RunSpec } from './plan.ts';
@@ -136,7 +136,7 @@ async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec
   const graph = readOnnxFile(inp.denseModel, { simplify: false });
   const t0 = performance.now();
   try {
-    const report = await pruneModel(graph, inp.meta, inp.train, {
+    const options: PruneOptions = {
       ...PRUNE_DEFAULTS,
       method: spec.method,
       box: inp.pruneBox,
@@ -148,11 +148,13 @@ async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec
       rounds: cfg.rounds,
       epochs: cfg.epochs,
       wasserstein: spec.lambda,
+      reluStability: spec.reluStability ?? 0,
       scope: spec.scope ?? 'layer',
       seed: spec.seed,
       out,
-    });
-    Object.assign(graph.metadata, pruneMetadata(spec.method, spec.sparsity, spec.scope ?? 'layer', report));
+    };
+    const report = await pruneModel(graph, inp.meta, inp.train, options);
+    Object.assign(graph.metadata, pruneMetadata(options, report));
     writeOnnxFile(out, graph);
     return { channels: report.channels, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {

@@ -3,6 +3,8 @@ export interface Series {
   name: string;
   color: string;
   dashed?: boolean;
+  /** A thicker line, for a variant of another series. */
+  bold?: boolean;
   points: { x: number; y: number; err?: number }[];
 }
 
@@ -67,7 +69,7 @@ export function linePlot(p: PlotSpec): string {
   p.series.forEach((s) => {
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     const dash = s.dashed ? ' stroke-dasharray="6,4"' : '';
-    if (sorted.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${sorted.map((q) => `${X(q.x).toFixed(1)},${Y(q.y).toFixed(1)}`).join(' ')}"/>`);
+    if (sorted.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="${s.bold ? 3.5 : 2}"${dash} points="${sorted.map((q) => `${X(q.x).toFixed(1)},${Y(q.y).toFixed(1)}`).join(' ')}"/>`);
     for (const q of sorted) {
       if (q.err) parts.push(`<line x1="${X(q.x)}" x2="${X(q.x)}" y1="${Y(q.y - q.err)}" y2="${Y(q.y + q.err)}" stroke="${s.color}"/>`);
       parts.push(`<circle cx="${X(q.x).toFixed(1)}" cy="${Y(q.y).toFixed(1)}" r="3.5" fill="${s.dashed ? '#fff' : s.color}" stroke="${s.color}" stroke-width="1.5"/>`);

@@ -6,12 +6,13 @@ import { DEFAULT_AUGMENT } from '../data/dataset.ts';
 import type { Graph } from '../graph/graph.ts';
 import { graphStats } from '../graph/stats.ts';
 import type { ModelMeta } from '../model/metadata.ts';
+import { RELU_STABILITY_MARGIN, type PerturbationRegularisers } from '../train/regularisers.ts';
 import { trainModel, type TrainResult } from '../train/trainer.ts';
 import { globalScores, keepCounts, type PruneScope, type RankedGroup } from './allocate.ts';
 import { channelGroups, type ChannelGroup } from './groups.ts';
 import { removeChannels } from './remove-channels.ts';
 import { channelScores, SCORE_METHODS, type ScoreMethod } from './scores.ts';
-import { probeValues } from './probes.ts';
+import { channelValues, probeValues } from './probes.ts';
 import { usnNeedsBounds, usnScores, USN_DEFAULT_COMPONENTS, type UsnComponent } from './usn.ts';
 import { boundTerms, nrsScores } from './bound-terms.ts';
 import type { Box } from '../model/perturbation.ts';
@@ -40,6 +41,8 @@ export interface PruneOptions {
   epochs: number;
   /** Weight λ of the Wasserstein regulariser during fine-tuning (0: off). */
   wasserstein: number;
+  /** Weight μ of the ReLU-stability regulariser during fine-tuning (0: off). */
+  reluStability: number;
   /** Channels every group keeps at least. */
   minWidth: number;
   /** Whether every group loses the same share, or one ranking over all groups decides. */
@@ -52,7 +55,7 @@ export interface PruneOptions {
 }
 
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
-export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, scope: 'layer', lr: 1e-3, batchSize: 32, wasserstein: 0 } as const;
+export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, scope: 'layer', lr: 1e-3, batchSize: 32, wasserstein: 0, reluStability: 0 } as const;
 
 /** Before/after figures of a pruning run. */
 export interface PruneReport {
@@ -63,8 +66,11 @@ export interface PruneReport {
 }
 
 /** The metadata a pruned model carries: how it was pruned. */
-export function pruneMetadata(method: string, sparsity: number, scope: PruneScope, report: PruneReport): Record<string, string> {
-  return { 'luxcert.prune.method': method, 'luxcert.prune.sparsity': String(sparsity), 'luxcert.prune.scope': scope, 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}` };
+export function pruneMetadata(o: Pick<PruneOptions, 'method' | 'sparsity' | 'scope' | 'wasserstein' | 'reluStability'>, report: PruneReport): Record<string, string> {
+  return {
+    'luxcert.prune.method': o.method, 'luxcert.prune.sparsity': String(o.sparsity), 'luxcert.prune.scope': o.scope, 'luxcert.prune.channels': `${report.channels.after}/${report.channels.before}`,
+    'luxcert.prune.wasserstein': String(o.wasserstein), 'luxcert.prune.relu_stability': String(o.reluStability),
+  };
 }
 
 /** Prunes a model in place with the progressive pipeline, fine-tuning on `set` between rounds. */
@@ -110,10 +116,9 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     log.info({ round: r, channels, of: total }, 'pruned');
     let validation: TrainResult['best'] | undefined;
     if (o.epochs > 0) {
-      const probes = probeValues(graph, remaining);
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out,
-        ...(o.wasserstein > 0 ? { wasserstein: { lambda: o.wasserstein, probes: [...new Set(probes)], box: o.box } } : {}),
+        ...(o.wasserstein > 0 || o.reluStability > 0 ? { regularisers: regularisers(graph, remaining, o) } : {}),
       });
       validation = t.best;
     }
@@ -124,6 +129,16 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   report.params.after = after.params;
   report.flops.after = after.flops;
   return report;
+}
+
+/** The fine-tuning regularisers of the options, on the remaining groups' channels. */
+function regularisers(graph: Graph, groups: ChannelGroup[], o: PruneOptions): PerturbationRegularisers {
+  const relus = channelValues(graph, groups).filter((v) => v.relu).map((v) => v.pre);
+  return {
+    box: o.box,
+    ...(o.wasserstein > 0 ? { wasserstein: { lambda: o.wasserstein, probes: [...new Set(probeValues(graph, groups))] } } : {}),
+    ...(o.reluStability > 0 ? { reluStability: { mu: o.reluStability, values: [...new Set(relus)], margin: RELU_STABILITY_MARGIN } } : {}),
+  };
 }
 
 /** USN or NRS scores of every group, from sampled responses and/or certified bounds under the box. */

@@ -45,10 +45,10 @@ export class TfGraph {
 
   /**
    * Runs the graph on an NCHW batch and returns its first output in ONNX layout, plus the per-channel
-   * means of the `probes` values. With `training`, BatchNorm uses batch statistics and the returned
-   * updates move its running statistics.
+   * means of the `probes` values and the whole `maps` values (in whatever layout they were computed).
+   * With `training`, BatchNorm uses batch statistics and the returned updates move its running statistics.
    */
-  forward(x: tf.Tensor, training = false, probes: string[] = []): { output: tf.Tensor; updates: [tf.Variable, tf.Tensor][]; probes: tf.Tensor[] } {
+  forward(x: tf.Tensor, training = false, probes: string[] = [], maps: string[] = []): { output: tf.Tensor; updates: [tf.Variable, tf.Tensor][]; probes: tf.Tensor[]; maps: tf.Tensor[] } {
     const values = new Map<string, Val>();
     const updates: [tf.Variable, tf.Tensor][] = [];
     values.set(this.graph.inputs[0]!.name, x.rank === 4 ? { t: toNhwc(x), nhwc: true } : { t: x, nhwc: false });
@@ -69,7 +69,12 @@ export class TfGraph {
       if (!v) throw new Error(`probe ${p} is not computed`);
       return v.nhwc ? tf.mean(v.t, [1, 2]) : v.t;
     });
-    return { output: plain(values.get(this.graph.outputs[0]!.name)!), updates, probes: probed };
+    const full = maps.map((p) => {
+      const v = values.get(p);
+      if (!v) throw new Error(`value ${p} is not computed`);
+      return v.t;
+    });
+    return { output: plain(values.get(this.graph.outputs[0]!.name)!), updates, probes: probed, maps: full };
   }
 
   private run(node: Node, ins: Val[], training: boolean, updates: [tf.Variable, tf.Tensor][]): Val {

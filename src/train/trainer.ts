@@ -15,7 +15,7 @@ import { initBackend } from './backend.ts';
 import { keypointLoss } from './losses.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { TfGraph } from './tf-graph.ts';
-import { wassersteinPenalty, type WassersteinRegulariser } from './wasserstein.ts';
+import { perturbationPenalties, regularising, type PerturbationRegularisers } from './regularisers.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -34,8 +34,8 @@ export interface TrainConfig {
   /** Continue from `<out>.ckpt.onnx`. */
   resume?: boolean;
   backend?: string;
-  /** Adds λ · the Wasserstein regulariser on probed channel responses (pruning's fine-tuning). */
-  wasserstein?: WassersteinRegulariser;
+  /** Adds the Wasserstein and/or ReLU-stability regularisers measured under a box (pruning's fine-tuning). */
+  regularisers?: PerturbationRegularisers;
 }
 
 /** One epoch's figures. */
@@ -46,8 +46,10 @@ export interface EpochReport {
   val: KeypointMetrics;
   imagesPerSec: number;
   seconds: number;
-  /** Mean Wasserstein term W (before λ) over the epoch's batches, when the regulariser is on. */
+  /** Mean Wasserstein term W (before λ) over the epoch's batches, when that regulariser is on. */
   wasserstein?: number;
+  /** Mean ReLU-stability term (before μ) over the epoch's batches, when that regulariser is on. */
+  reluStability?: number;
 }
 
 /** What training produced. */
@@ -136,6 +138,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       const t0 = performance.now();
       let lossSum = 0;
       let wSum = 0;
+      let sSum = 0;
       for (let s = 0; s < order.length; s += cfg.batchSize) {
         const idx = order.slice(s, s + cfg.batchSize);
         const b = makeBatch(set, idx, meta.inputSize, meta.cropPadding, cfg.augment ? { rng: augRng, params: cfg.augment } : undefined);
@@ -143,20 +146,15 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         const loss = tf.tidy(() =>
           optimizer.minimize(() => {
             const x = tf.tensor4d(b.x, [b.n, 3, ...meta.inputSize]);
-            const reg = cfg.wasserstein;
-            const f = tg.forward(x, true, reg?.probes);
+            const reg = regularising(cfg.regularisers) ? cfg.regularisers : undefined;
+            const f = tg.forward(x, true, reg?.wasserstein?.probes, reg?.reluStability?.values);
             updates = f.updates;
             const loss = keypointLoss(meta, f.output, b.keypoints, b.mask, b.n);
-            if (!reg || reg.lambda === 0) return loss;
-            // The perturbed pass only shapes the loss: its BatchNorm statistic updates are dropped.
-            const perturbedProbes = (xp: tf.Tensor) => {
-              const r = tg.forward(xp, true, reg.probes);
-              for (const [, t] of r.updates) t.dispose();
-              return r.probes;
-            };
-            const penalty = wassersteinPenalty(f.probes, perturbedProbes, x, reg.box, regRng);
-            wSum += penalty.dataSync()[0]! * b.n;
-            return tf.add(loss, tf.mul(penalty, reg.lambda)) as tf.Scalar;
+            if (!reg) return loss;
+            const p = perturbationPenalties(tg, x, f, reg, regRng);
+            if (p.wasserstein) wSum += p.wasserstein.dataSync()[0]! * b.n;
+            if (p.reluStability) sSum += p.reluStability.dataSync()[0]! * b.n;
+            return tf.add(loss, p.total) as tf.Scalar;
           }, true, [...tg.params.values()])!,
         );
         for (const [v, t] of updates) {
@@ -171,10 +169,15 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
       const seconds = (performance.now() - t0) / 1000;
       const v = keypointMetrics(predict(tg, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
-      const report: EpochReport = { epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds, ...(cfg.wasserstein ? { wasserstein: wSum / order.length } : {}) };
+      const reg = cfg.regularisers;
+      const report: EpochReport = {
+        epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds,
+        ...((reg?.wasserstein?.lambda ?? 0) > 0 ? { wasserstein: wSum / order.length } : {}),
+        ...((reg?.reluStability?.mu ?? 0) > 0 ? { reluStability: sSum / order.length } : {}),
+      };
       epochs.push(report);
       lastPck = ` val PCK@2 ${v.pck['2']!.toFixed(3)}`;
-      log.info({ epoch, loss: +report.loss.toFixed(4), ...(report.wasserstein !== undefined ? { wasserstein: +report.wasserstein.toPrecision(3) } : {}), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
+      log.info({ epoch, loss: +report.loss.toFixed(4), ...(report.wasserstein !== undefined ? { wasserstein: +report.wasserstein.toPrecision(3) } : {}), ...(report.reluStability !== undefined ? { reluStability: +report.reluStability.toPrecision(3) } : {}), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
       tg.writeBack();
       if (v.meanError < bestError) {
         bestError = v.meanError;

@@ -1,6 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../core/random.ts';
-import type { Box } from '../model/perturbation.ts';
 
 /**
  * Sorts each row ascending, with a gradient (tfjs has none for TopK): the gradient of a sorted
@@ -27,24 +25,13 @@ export function wasserstein1(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
   return tf.mean(tf.abs(tf.sub(sortRows(a), sortRows(b))), 1) as tf.Tensor1D;
 }
 
-/** The regulariser's settings: weight, probed values (per-channel responses) and the perturbation box. */
-export interface WassersteinRegulariser {
-  lambda: number;
-  probes: string[];
-  box: Box;
-}
-
 /**
  * The Wasserstein regulariser for one batch: for each probed value and channel, W1 between the
- * distribution of its responses over the batch and over the same images under random
- * perturbations clip(α·x + β, 0, 1) from the box; averaged over channels and probes. Small when
- * the perturbation leaves each neuron's response distribution in place (unbiased and smooth).
+ * distribution of its responses over the clean batch and over the same images under random
+ * perturbations from the box; averaged over channels and probes. Small when the perturbation
+ * leaves each neuron's response distribution in place (unbiased and smooth).
  */
-export function wassersteinPenalty(clean: tf.Tensor[], forwardPerturbed: (x: tf.Tensor) => tf.Tensor[], x: tf.Tensor4D, box: Box, rng: Rng): tf.Scalar {
-  const n = x.shape[0];
-  const alpha = tf.tensor4d(Float32Array.from({ length: n }, () => rng.uniform(box.alphaLo, box.alphaHi)), [n, 1, 1, 1]);
-  const beta = tf.tensor4d(Float32Array.from({ length: n }, () => rng.uniform(box.betaLo, box.betaHi)), [n, 1, 1, 1]);
-  const perturbed = forwardPerturbed(tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1));
+export function wassersteinPenalty(clean: tf.Tensor[], perturbed: tf.Tensor[]): tf.Scalar {
   const terms = clean.map((c, i) => tf.mean(wasserstein1(tf.transpose(c) as tf.Tensor2D, tf.transpose(perturbed[i]!) as tf.Tensor2D)));
   return tf.mean(tf.stack(terms)) as tf.Scalar;
 }

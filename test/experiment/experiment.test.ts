@@ -12,7 +12,7 @@ import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const CFG: ExperimentConfig = {
-  methods: ['usn', 'random', 'l1'], sparsities: [0.3, 0.5, 0.7], headline: 0.5, seeds: [1, 2, 3], wasserstein: 10, regulariser: ['on', 'off'],
+  methods: ['usn', 'random', 'l1'], sparsities: [0.3, 0.5, 0.7], headline: 0.5, seeds: [1, 2, 3], wasserstein: 10, reluStability: 5, regulariser: ['on', 'off'],
   ablations: [['bias'], ['smoothness']], rounds: 2, epochs: 1, usnImages: 8, usnPerturbations: 4, boundGrid: 2, scope: 'layer',
   assess: { boxes: [boxFromFlags(0.1, 0.1)], tolerance: 2, certify: 4, budget: { boxes: 64, ms: 1000 }, check: 10, seed: 1 },
 };
@@ -31,6 +31,15 @@ describe('experiment plan and statistics', () => {
     const global = planRuns({ ...CFG, scope: 'global' });
     assert.ok(global.every((r, i) => r.scope === 'global' && r.id === `${runs[i]!.id}-global`));
     assert.ok(runs.every((r) => r.scope === undefined));
+    // The ReLU-stability setting adds runs of its own; the others keep their ids, the ablations move to it.
+    const rs = planRuns({ ...CFG, regulariser: ['on', 'rs'] });
+    assert.equal(rs.length, runs.length);
+    const withRs = rs.filter((r) => r.reluStability === 5);
+    assert.ok(withRs.every((r) => r.lambda === 10 && r.id.includes('-w10-rs5-')));
+    assert.equal(withRs.filter((r) => r.kind === 'sweep').length, 3 * 3 + 2 * 3);
+    assert.ok(rs.filter((r) => r.kind === 'ablation').every((r) => r.reluStability === 5));
+    const plainIds = new Set(runs.map((r) => r.id));
+    assert.ok(rs.filter((r) => r.reluStability === undefined).every((r) => plainIds.has(r.id)));
   });
 
   it('mean and sample standard deviation', () => {

@@ -72,15 +72,19 @@ describe('luxcert prune', () => {
     assert.deepEqual(y.dims, [1, 4, 2]);
   });
 
-  it('usn with the Wasserstein regulariser: channels ranked by USN under the box, fine-tuned with the regulariser', () => {
+  it('usn with the Wasserstein and ReLU-stability regularisers: channels ranked by USN under the box, fine-tuned with both', () => {
     const out = join(root, 'usn.onnx');
-    const r = luxcert('prune', '--model', dense, '--data', data, '--method', 'usn', '--sparsity', '0.4', '--rounds', '1', '--epochs', '1', '--wasserstein', '0.1', '--usn-images', '16', '--out', out, '--json');
+    const r = luxcert('--log-level', 'info', 'prune', '--model', dense, '--data', data, '--method', 'usn', '--sparsity', '0.4', '--rounds', '1', '--epochs', '1', '--wasserstein', '0.1', '--relu-stability', '3', '--usn-images', '16', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout) as Report;
     assert.ok(rep.channels.after < rep.channels.before && rep.params.after < rep.params.before);
-    assert.equal(readOnnxFile(out).metadata['luxcert.prune.method'], 'usn');
+    const meta = readOnnxFile(out).metadata;
+    assert.deepEqual([meta['luxcert.prune.method'], meta['luxcert.prune.wasserstein'], meta['luxcert.prune.relu_stability']], ['usn', '0.1', '3']);
     const last = (rep as unknown as { rounds: { validation?: { meanError: number } }[] }).rounds[0]!.validation!;
-    assert.ok(Number.isFinite(last.meanError), 'fine-tuning with the regulariser ran');
+    assert.ok(Number.isFinite(last.meanError), 'fine-tuning with the regularisers ran');
+    const epochs = r.stderr.split('\n').filter((l) => l.includes('"epoch done"')).map((l) => JSON.parse(l) as { wasserstein?: number; reluStability?: number });
+    assert.equal(epochs.length, 1);
+    assert.ok(epochs[0]!.wasserstein! > 0 && epochs[0]!.reluStability! > 0, 'both terms are measured in every epoch');
   });
 
   it('nrs ranks by ReLU stability from certified bounds; the result certifies soundly', () => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../../src/core/random.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { TfGraph } from '../../src/train/tf-graph.ts';
+import { randomPerturbation } from '../../src/train/random-perturbation.ts';
 import { sortRows, wasserstein1, wassersteinPenalty } from '../../src/train/wasserstein.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
 
@@ -26,7 +27,7 @@ it('minimising the Wasserstein regulariser makes channel responses insensitive t
   const rng = new Rng(2);
   const x = tf.tensor4d(Float32Array.from({ length: 16 * 3 * 16 * 16 }, () => rng.uniform(0.2, 0.8)), [16, 3, 16, 16]);
   const box = { alphaLo: 0.8, alphaHi: 1.2, betaLo: -0.2, betaHi: 0.2 };
-  const penalty = () => wassersteinPenalty(tg.forward(x, false, probes).probes, (xp) => tg.forward(xp, false, probes).probes, x, box, new Rng(9));
+  const penalty = () => wassersteinPenalty(tg.forward(x, false, probes).probes, tg.forward(randomPerturbation(x, box, new Rng(9)), false, probes).probes);
   const first = penalty().dataSync()[0]!;
   const opt = tf.train.adam(3e-3);
   for (let i = 0; i < 40; i++) tf.tidy(() => { opt.minimize(penalty, false, [...tg.params.values()]); });

@@ -74,8 +74,9 @@ export function registerDemo(program: Command): void {
         const prunedPath = join(o.out, 'pruned.onnx');
         log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN }, 'demo: USN pruning with fine-tuning under the Wasserstein regulariser');
         const pruned = readOnnxFile(model, { simplify: false });
-        const pruneReport = await pruneModel(pruned, meta, trainSet, { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, seed: 1, out: prunedPath });
-        Object.assign(pruned.metadata, pruneMetadata('usn', DEMO_SPARSITY, PRUNE_DEFAULTS.scope, pruneReport));
+        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, seed: 1, out: prunedPath } as const;
+        const pruneReport = await pruneModel(pruned, meta, trainSet, pruneOptions);
+        Object.assign(pruned.metadata, pruneMetadata(pruneOptions, pruneReport));
         writeOnnxFile(prunedPath, pruned);
         log.info('demo: evaluating and certifying the pruned model on held-out scenes');
         const small = await assess(pruned, meta, testSet, plan);

@@ -8,7 +8,7 @@ import { log } from '../../core/logger.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
 import { acceptance, aggregateRuns } from '../../experiment/aggregate.ts';
-import type { ExperimentConfig } from '../../experiment/plan.ts';
+import { REGULARISER_SETTINGS, type ExperimentConfig, type RegulariserSetting } from '../../experiment/plan.ts';
 import { htmlReport, markdownReport, plotFiles } from '../../experiment/report.ts';
 import { runExperiment } from '../../experiment/run-experiment.ts';
 import { modelMeta } from '../../model/metadata.ts';
@@ -23,7 +23,7 @@ import { action, emit } from '../run-command.ts';
 import { addScheduleFlags, usnComponents } from './prune.ts';
 
 interface Flags {
-  out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; regulariser: string; ablations: string; scope: string;
+  out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; reluStability: string; regulariser: string; ablations: string; scope: string;
   rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetBoxes: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
 }
 
@@ -45,8 +45,9 @@ export function registerExperiment(program: Command): void {
     .option('--sparsities <list>', 'channel sparsities', '0.3,0.5,0.7')
     .option('--headline <s>', 'the sparsity run with every seed, and the ablations', '0.5')
     .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
-    .option('--wasserstein <λ>', 'weight of the regulariser when on', '30')
-    .option('--regulariser <list>', 'regulariser settings swept: on, off', 'on,off')
+    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser when on', '30')
+    .option('--relu-stability <μ>', "weight of the ReLU-stability regulariser in the 'rs' setting", '30')
+    .option('--regulariser <list>', 'regulariser settings swept: off (none), on (Wasserstein), rs (Wasserstein + ReLU stability)', 'on,off')
     .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds, stability ('none': no ablation)", 'bias;smoothness;bias,smoothness;bias,smoothness,bounds,stability')
     .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides (all runs)`, 'layer')
     .option('--boxes <list>', 'certified box sizes: b sets brightness ±b and contrast ±b; the largest is also the pruning box', '0.05,0.1')
@@ -67,7 +68,7 @@ export function registerExperiment(program: Command): void {
         const bad = methods.find((m) => !(PRUNE_METHODS as readonly string[]).includes(m));
         if (bad !== undefined) throw new LuxcertError(`--methods: unknown method '${bad}' (${PRUNE_METHODS.join(', ')})`);
         const regulariser = f.regulariser.split(',').map((s) => s.trim());
-        if (regulariser.length === 0 || regulariser.some((s) => s !== 'on' && s !== 'off')) throw new LuxcertError(`--regulariser must list on and/or off, got '${f.regulariser}'`);
+        if (regulariser.length === 0 || regulariser.some((s) => !(REGULARISER_SETTINGS as readonly string[]).includes(s))) throw new LuxcertError(`--regulariser must list some of ${REGULARISER_SETTINGS.join(', ')}, got '${f.regulariser}'`);
         const boxes = list('--boxes', f.boxes).sort((a, b) => a - b).map((b) => boxFromFlags(b, b));
         if (boxes.length === 0) throw new LuxcertError('--boxes names no box');
         const seeds = numberFlag('--seeds', flag('seeds'), { integer: true, positive: true });
@@ -78,7 +79,8 @@ export function registerExperiment(program: Command): void {
           headline: numberFlag('--headline', f.headline, { positive: true }),
           seeds: Array.from({ length: seeds }, (_, i) => i + 1),
           wasserstein: numberFlag('--wasserstein', f.wasserstein, { positive: true }),
-          regulariser: regulariser as ('on' | 'off')[],
+          reluStability: numberFlag('--relu-stability', f.reluStability, { positive: true }),
+          regulariser: regulariser as RegulariserSetting[],
           ablations: ablationText === 'none' ? [] : ablationText.split(';').map((a) => usnComponents(a, '--ablations')),
           scope: pruneScope(f.scope),
           rounds: numberFlag('--rounds', flag('rounds'), { integer: true, positive: true }),

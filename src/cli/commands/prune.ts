@@ -5,7 +5,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
-import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod, type PruneOptions } from '../../prune/prune-model.ts';
 import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { initBackend } from '../../train/backend.ts';
@@ -15,7 +15,7 @@ import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
 interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; reluStability: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -29,8 +29,9 @@ export function registerPrune(program: Command): void {
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model')
     .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
-    .option('--brightness <b>', 'USN, NRS and the regulariser: β ∈ [−b, b] of the box', '0.1')
-    .option('--contrast <c>', 'USN, NRS and the regulariser: α ∈ [1−c, 1+c]', '0.1')
+    .option('--relu-stability <μ>', 'weight of the ReLU-stability regulariser during fine-tuning (0: off)', String(D.reluStability))
+    .option('--brightness <b>', 'USN, NRS and the regularisers: β ∈ [−b, b] of the box', '0.1')
+    .option('--contrast <c>', 'USN, NRS and the regularisers: α ∈ [1−c, 1+c]', '0.1')
     .option('--usn-terms <list>', `USN: its terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_DEFAULT_COMPONENTS.join(','))
     .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
     .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides`, D.scope)
@@ -48,7 +49,7 @@ export function registerPrune(program: Command): void {
       const set = await loadDataset(f.data);
       if (f.backend) await initBackend(f.backend);
       const sparsity = numberFlag('--sparsity', f.sparsity, { min: 0 });
-      const report = await pruneModel(graph, meta, set, {
+      const options: PruneOptions = {
         method: f.method as PruneMethod,
         box: boxFromFlags(numberFlag('--brightness', f.brightness, { min: 0 }), numberFlag('--contrast', f.contrast, { min: 0 })),
         usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
@@ -59,14 +60,16 @@ export function registerPrune(program: Command): void {
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
         wasserstein: numberFlag('--wasserstein', f.wasserstein, { min: 0 }),
+        reluStability: numberFlag('--relu-stability', f.reluStability, { min: 0 }),
         minWidth: numberFlag('--min-width', f.minWidth, { integer: true, positive: true }),
         scope: pruneScope(f.scope),
         seed: numberFlag('--seed', f.seed, { integer: true }),
         lr: numberFlag('--lr', f.lr, { positive: true }),
         batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
         out: f.out,
-      });
-      Object.assign(graph.metadata, pruneMetadata(f.method, sparsity, pruneScope(f.scope), report));
+      };
+      const report = await pruneModel(graph, meta, set, options);
+      Object.assign(graph.metadata, pruneMetadata(options, report));
       writeOnnxFile(f.out, graph);
       const last = report.rounds[report.rounds.length - 1]!.validation;
       emit(Boolean(f.json), { model: f.model, out: f.out, method: f.method, sparsity, ...report }, () =>

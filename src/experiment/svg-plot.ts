@@ -76,10 +76,10 @@ export function linePlot(p: PlotSpec): string {
     }
   });
   parts.push('</g>');
-  const legend = [...p.series.map((s) => ({ name: s.name, color: s.color, dash: s.dashed ? '6,4' : '' })), ...(p.reference ? [{ name: p.reference.label, color: '#000', dash: '2,3' }] : [])];
+  const legend = [...p.series.map((s) => ({ name: s.name, color: s.color, dash: s.dashed ? '6,4' : '', width: s.bold ? 3.5 : 2 })), ...(p.reference ? [{ name: p.reference.label, color: '#000', dash: '2,3', width: 2 }] : [])];
   legend.forEach((l, i) => {
     const y = m.top + 8 + i * 18;
-    parts.push(`<line x1="${W - m.right + 12}" x2="${W - m.right + 36}" y1="${y}" y2="${y}" stroke="${l.color}" stroke-width="2"${l.dash ? ` stroke-dasharray="${l.dash}"` : ''}/><text x="${W - m.right + 42}" y="${y + 4}">${escape(l.name)}</text>`);
+    parts.push(`<line x1="${W - m.right + 12}" x2="${W - m.right + 36}" y1="${y}" y2="${y}" stroke="${l.color}" stroke-width="${l.width}"${l.dash ? ` stroke-dasharray="${l.dash}"` : ''}/><text x="${W - m.right + 42}" y="${y + 4}">${escape(l.name)}</text>`);
   });
   parts.push(`<text x="${m.left + (W - m.left - m.right) / 2}" y="20" text-anchor="middle" font-weight="bold">${escape(p.title)}</text>`);
   parts.push(`<text x="${m.left + (W - m.left - m.right) / 2}" y="${H - 10}" text-anchor="middle">${escape(p.xLabel)}</text>`);

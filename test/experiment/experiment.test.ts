@@ -49,12 +49,13 @@ describe('experiment plan and statistics', () => {
 
   it('plots are self-contained SVG: one line per series with its points, the reference drawn', () => {
     const svg = linePlot({ id: 'p', title: 'a < b', xLabel: 'x', yLabel: 'y', percent: true, reference: { y: 0.9, label: 'dense' }, series: [
-      { name: 'usn', color: '#d62728', points: [{ x: 0.3, y: 0.95, err: 0.01 }, { x: 0.5, y: 0.93 }, { x: 0.7, y: 0.8 }] },
+      { name: 'usn', color: '#d62728', bold: true, points: [{ x: 0.3, y: 0.95, err: 0.01 }, { x: 0.5, y: 0.93 }, { x: 0.7, y: 0.8 }] },
       { name: 'l1', color: '#1f77b4', dashed: true, points: [{ x: 0.3, y: 0.9 }, { x: 0.5, y: 0.85 }] },
     ] });
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>.*<\/svg>$/s);
     assert.equal(svg.match(/<polyline/g)?.length, 2);
     assert.equal(svg.match(/<circle/g)?.length, 5);
+    assert.equal(svg.match(/stroke="#d62728" stroke-width="3\.5"/g)?.length, 2, 'a bold series is thick in the plot and in the legend');
     assert.match(svg, /a &lt; b/);
     assert.match(svg, />dense</);
     assert.match(svg, />95%</);

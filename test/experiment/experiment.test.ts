@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { stat } from '../../src/experiment/aggregate.ts';
+import { acceptance, aggregateRuns, stat } from '../../src/experiment/aggregate.ts';
+import type { Assessment } from '../../src/experiment/assess.ts';
 import { planRuns, type ExperimentConfig } from '../../src/experiment/plan.ts';
 import type { ExperimentResult } from '../../src/experiment/run-experiment.ts';
 import { linePlot } from '../../src/experiment/svg-plot.ts';
@@ -40,6 +41,28 @@ describe('experiment plan and statistics', () => {
     assert.ok(rs.filter((r) => r.kind === 'ablation').every((r) => r.reluStability === 5));
     const plainIds = new Set(runs.map((r) => r.id));
     assert.ok(rs.filter((r) => r.reluStability === undefined).every((r) => plainIds.has(r.id)));
+  });
+
+  it('acceptance judges USN under the strongest regulariser swept, against the baselines in the same setting', () => {
+    const assessment = (coverage: number, ms: number, pck2: number) =>
+      ({ accuracy: { pck: { '2': pck2 }, meanError: 0.7 }, certification: [{ coverage, falsifiedShare: 1 - coverage, unknownShare: 0, msPerImage: { mean: ms, median: ms, p95: ms } }], params: 1, flops: 1, onnxBytes: 1, inferenceMs: 0.1 }) as unknown as Assessment;
+    const cfg: ExperimentConfig = { ...CFG, methods: ['usn', 'random'], seeds: [1], regulariser: ['on', 'rs'], ablations: [] };
+    const figures: Record<string, [number, number, number]> = {
+      'usn-s0.5-w10-seed1': [0.97, 60, 0.99], 'usn-s0.5-w10-rs5-seed1': [0.985, 45, 0.985],
+      'random-s0.5-w10-seed1': [0.99, 70, 0.98], 'random-s0.5-w10-rs5-seed1': [0.96, 50, 0.97],
+    };
+    const runs = planRuns(cfg).filter((x) => x.sparsity === 0.5).map((spec) => ({ spec, assessment: assessment(...figures[spec.id]!), seconds: { prune: 0, assess: 0 } }));
+    const r = { config: cfg, dense: { assessment: assessment(0.98, 100, 0.99) }, runs } as unknown as ExperimentResult;
+    const verdicts = Object.fromEntries(acceptance(r, aggregateRuns(r)).map((c) => [c.text, c]));
+    assert.match(verdicts['certified coverage ≥ dense']!.detail, /98\.5% \(usn \+W\+RS\) vs 98\.0%/);
+    assert.equal(verdicts['certified coverage ≥ dense']!.pass, true);
+    assert.match(verdicts['certified coverage > random']!.detail, /\(random \+W\+RS\)/, 'random in the same setting, not its better W-only run');
+    assert.equal(verdicts['certification time per image ≤ 0.5× dense']!.pass, true);
+    // Without the rs setting, the W-only USN run is judged.
+    const plain = { ...r, config: { ...cfg, regulariser: ['on'] }, runs: runs.filter((x) => x.spec.reluStability === undefined) } as unknown as ExperimentResult;
+    const v2 = Object.fromEntries(acceptance(plain, aggregateRuns(plain)).map((c) => [c.text, c]));
+    assert.equal(v2['certified coverage ≥ dense']!.pass, false);
+    assert.equal(v2['certified coverage > random']!.pass, false);
   });
 
   it('mean and sample standard deviation', () => {

@@ -141,6 +141,8 @@ describe('luxcert experiment --quick', () => {
       [['--headline', '0.4'], /--headline 0\.4 must be one of --sparsities/],
       [['--data', out], /--data needs --test-data/],
       [['--ablations', 'bias;wrong'], /--ablations: 'wrong' is not one of/],
+      [['--regulariser', 'on,strong'], /--regulariser must list some of off, on, rs, got 'on,strong'/],
+      [['--relu-stability', '-1'], /--relu-stability/],
     ] as [string[], RegExp][]) {
       const r = luxcert('experiment', '--out', join(out, 'never'), ...args);
       assert.equal(r.code, 1, args.join(' '));

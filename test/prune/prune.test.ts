@@ -105,6 +105,7 @@ describe('luxcert prune', () => {
       [['--method', 'l1', '--sparsity', '1'], /--sparsity must be in \[0, 1\)/],
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],
       [['--method', 'l1', '--sparsity', '0.5', '--scope', 'everywhere'], /--scope must be one of layer, global, got 'everywhere'/],
+      [['--method', 'l1', '--sparsity', '0.5', '--relu-stability', 'lots'], /--relu-stability/],
     ];
     for (const [args, message] of cases) {
       const r = luxcert('prune', '--model', dense, '--data', data, '--out', join(root, 'never.onnx'), '--epochs', '0', ...args);

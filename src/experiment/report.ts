@@ -53,9 +53,10 @@ function tables(r: ExperimentResult, rows: Row[]): Table[] {
   const skipped = [...new Set(rows.filter((x) => x.skipped).map((x) => x.skipped!))];
   const footnote = skipped.length ? `¹ ${skipped.join('; ')}` : undefined;
   const sweep = rows.filter((x) => x.kind === 'sweep');
+  const rs = r.config.regulariser.includes('rs');
   const head = sweep.filter((x) => x.sparsity === r.config.headline);
   const ablation = rows.filter((x) => x.kind === 'ablation' || (x.kind === 'sweep' && x.method === 'usn' && x.sparsity === r.config.headline));
-  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: ['mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser; +RS: and the ReLU-stability regulariser', footnote].filter(Boolean).join('. '), header: header(r), rows: cells([dense, ...head]) }];
+  const out: Table[] = [{ title: `Headline: ${100 * r.config.headline}% channel sparsity`, note: [`mean ± sample std over seeds; +W: fine-tuned with the Wasserstein regulariser${rs ? '; +RS: and the ReLU-stability regulariser' : ''}`, footnote].filter(Boolean).join('. '), header: header(r), rows: cells([dense, ...head]) }];
   if (r.config.ablations.length > 0) out.push({ title: 'Ablation: USN terms', note: 'usn[terms]: USN penalising only those terms (bias, smoothness: sampled; bounds: certified pre-activation width); usn: all three', header: header(r), rows: cells(ablation) });
   out.push({ title: 'Sweep: every method, sparsity and regulariser setting', ...(footnote ? { note: footnote } : {}), header: header(r), rows: cells([dense, ...[...sweep].sort((a, b) => a.sparsity - b.sparsity || a.label.localeCompare(b.label))]) });
   return out;
@@ -141,7 +142,7 @@ li.pass{color:#11772d}li.fail{color:#b00020}
 <h1>luxcert experiment</h1>
 <ul>${setup(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>
 <h2>Acceptance at ${100 * r.config.headline}% sparsity (USN with the regulariser, means over seeds, largest box)</h2><ul>${crit}</ul>
-<h2>Against sparsity</h2><p class="note">solid: fine-tuned with the Wasserstein regulariser; thick: and the ReLU-stability regulariser; dashed: without; bars: ± std over seeds; dotted: the dense model</p>
+<h2>Against sparsity</h2><p class="note">solid: fine-tuned with the Wasserstein regulariser${r.config.regulariser.includes('rs') ? '; thick: and the ReLU-stability regulariser' : ''}; dashed: without; bars: ± std over seeds; dotted: the dense model</p>
 <div class="plots">${plots(r, rows).join('')}</div>
 ${tables(r, rows).map(html).join('\n')}
 </body></html>

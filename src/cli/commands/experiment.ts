@@ -46,7 +46,7 @@ export function registerExperiment(program: Command): void {
     .option('--headline <s>', 'the sparsity run with every seed, and the ablations', '0.5')
     .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
     .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser when on', '30')
-    .option('--relu-stability <μ>', "weight of the ReLU-stability regulariser in the 'rs' setting", '30')
+    .option('--relu-stability <μ>', "weight of the ReLU-stability regulariser in the 'rs' setting", '10')
     .option('--regulariser <list>', 'regulariser settings swept: off (none), on (Wasserstein), rs (Wasserstein + ReLU stability)', 'on,off')
     .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds, stability ('none': no ablation)", 'bias;smoothness;bias,smoothness;bias,smoothness,bounds,stability')
     .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides (all runs)`, 'layer')

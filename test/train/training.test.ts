@@ -72,7 +72,8 @@ describe('`luxcert demo --quick`', () => {
       assert.equal(c.soundness.violations, 0);
     }
     assert.ok(s.prunedModel.params < s.dense.params, 'the pruned model is smaller');
-    assert.ok(existsSync(join(out, 'pruned.onnx')));
+    const pruneMeta = readOnnxFile(join(out, 'pruned.onnx')).metadata;
+    assert.deepEqual([pruneMeta['luxcert.prune.method'], pruneMeta['luxcert.prune.wasserstein'], pruneMeta['luxcert.prune.relu_stability']], ['usn', '30', '10'], 'USN under both regularisers');
     assert.equal(s.runtime.processed, 10);
     assert.ok(s.runtime.fps > 0);
     assert.ok(existsSync(join(out, 'bundle', 'manifest.json')) && existsSync(join(out, 'results.jsonl')));

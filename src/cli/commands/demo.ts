@@ -35,8 +35,9 @@ type Plan = (typeof PLANS)[keyof typeof PLANS];
 const DEMO_BOX = boxFromFlags(0.1, 0.1);
 const DEMO_TOLERANCE = 2;
 const DEMO_SPARSITY = 0.5;
-/** The regulariser's weight during the demo's fine-tuning (the experiment's "on" setting, docs/usn.md). */
+/** The regularisers' weights during the demo's fine-tuning (the experiment's "rs" setting, docs/usn.md). */
 const DEMO_WASSERSTEIN = 30;
+const DEMO_RELU_STABILITY = 10;
 
 /** Accuracy in onnxruntime and certification of the held-out scenes at the demo's property, for one model. */
 async function assess(graph: Graph, meta: ModelMeta, test: LoadedSet, plan: Plan): Promise<Omit<Assessment, 'certification'> & { certification: SettingSummary }> {
@@ -72,9 +73,9 @@ export function registerDemo(program: Command): void {
         const dense = await assess(graph, meta, testSet, plan);
 
         const prunedPath = join(o.out, 'pruned.onnx');
-        log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN }, 'demo: USN pruning with fine-tuning under the Wasserstein regulariser');
+        log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY }, 'demo: USN pruning with fine-tuning under the Wasserstein and ReLU-stability regularisers');
         const pruned = readOnnxFile(model, { simplify: false });
-        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, seed: 1, out: prunedPath } as const;
+        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY, seed: 1, out: prunedPath } as const;
         const pruneReport = await pruneModel(pruned, meta, trainSet, pruneOptions);
         Object.assign(pruned.metadata, pruneMetadata(pruneOptions, pruneReport));
         writeOnnxFile(prunedPath, pruned);

@@ -28,9 +28,11 @@ export interface Penalties {
   reluStability?: tf.Scalar;
 }
 
-/** Whether any regulariser is switched on. */
-export function regularising(reg: PerturbationRegularisers | undefined): reg is PerturbationRegularisers {
-  return (reg?.wasserstein?.lambda ?? 0) > 0 || (reg?.reluStability?.mu ?? 0) > 0;
+/** The regularisers with a positive weight, or undefined when none has one. */
+export function activeRegularisers(reg: PerturbationRegularisers | undefined): PerturbationRegularisers | undefined {
+  const w = reg?.wasserstein && reg.wasserstein.lambda > 0 ? reg.wasserstein : undefined;
+  const s = reg?.reluStability && reg.reluStability.mu > 0 ? reg.reluStability : undefined;
+  return reg && (w || s) ? { box: reg.box, ...(w ? { wasserstein: w } : {}), ...(s ? { reluStability: s } : {}) } : undefined;
 }
 
 /**
@@ -38,8 +40,7 @@ export function regularising(reg: PerturbationRegularisers | undefined): reg is 
  * the perturbed pass in training mode and drops its BatchNorm statistic updates (it only shapes the loss).
  */
 export function perturbationPenalties(tg: TfGraph, x: tf.Tensor4D, clean: { probes: tf.Tensor[]; maps: tf.Tensor[] }, reg: PerturbationRegularisers, rng: Rng): Penalties {
-  const w = reg.wasserstein && reg.wasserstein.lambda > 0 ? reg.wasserstein : undefined;
-  const s = reg.reluStability && reg.reluStability.mu > 0 ? reg.reluStability : undefined;
+  const { wasserstein: w, reluStability: s } = reg;
   const perturbed = tg.forward(randomPerturbation(x, reg.box, rng), true, w?.probes ?? [], s?.values ?? []);
   for (const [, t] of perturbed.updates) t.dispose();
   const out: Penalties = { total: tf.scalar(0) };

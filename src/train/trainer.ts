@@ -15,7 +15,7 @@ import { initBackend } from './backend.ts';
 import { keypointLoss } from './losses.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { TfGraph } from './tf-graph.ts';
-import { perturbationPenalties, regularising, type PerturbationRegularisers } from './regularisers.ts';
+import { activeRegularisers, perturbationPenalties, type PerturbationRegularisers } from './regularisers.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -121,6 +121,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   }
 
   const tg = new TfGraph(graph);
+  const reg = activeRegularisers(cfg.regularisers);
   const optimizer = tf.train.adam(cfg.lr);
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
@@ -146,7 +147,6 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         const loss = tf.tidy(() =>
           optimizer.minimize(() => {
             const x = tf.tensor4d(b.x, [b.n, 3, ...meta.inputSize]);
-            const reg = regularising(cfg.regularisers) ? cfg.regularisers : undefined;
             const f = tg.forward(x, true, reg?.wasserstein?.probes, reg?.reluStability?.values);
             updates = f.updates;
             const loss = keypointLoss(meta, f.output, b.keypoints, b.mask, b.n);
@@ -169,11 +169,10 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
       const seconds = (performance.now() - t0) / 1000;
       const v = keypointMetrics(predict(tg, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
-      const reg = cfg.regularisers;
       const report: EpochReport = {
         epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds,
-        ...((reg?.wasserstein?.lambda ?? 0) > 0 ? { wasserstein: wSum / order.length } : {}),
-        ...((reg?.reluStability?.mu ?? 0) > 0 ? { reluStability: sSum / order.length } : {}),
+        ...(reg?.wasserstein ? { wasserstein: wSum / order.length } : {}),
+        ...(reg?.reluStability ? { reluStability: sSum / order.length } : {}),
       };
       epochs.push(report);
       lastPck = ` val PCK@2 ${v.pck['2']!.toFixed(3)}`;

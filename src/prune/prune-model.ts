@@ -118,7 +118,7 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     if (o.epochs > 0) {
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out,
-        ...(o.wasserstein > 0 || o.reluStability > 0 ? { regularisers: regularisers(graph, remaining, o) } : {}),
+        regularisers: regularisers(graph, remaining, o),
       });
       validation = t.best;
     }

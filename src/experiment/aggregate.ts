@@ -1,5 +1,5 @@
 import type { Assessment } from './assess.ts';
-import { methodLabel } from './plan.ts';
+import { methodLabel, regulariserWeights } from './plan.ts';
 import type { ExperimentResult, RunResult } from './run-experiment.ts';
 
 /** Mean and sample standard deviation over seeds (std 0 for one seed). */
@@ -110,8 +110,7 @@ export function acceptance(r: ExperimentResult, rows: Row[]): Criterion[] {
   const h = r.config.headline;
   const last = r.config.assess.boxes.length - 1;
   const dense = denseRow(r);
-  const w = r.config.wasserstein;
-  const regularised = [...(r.config.regulariser.includes('rs') ? [{ lambda: w, mu: r.config.reluStability }] : []), { lambda: w, mu: 0 }];
+  const regularised = [...(r.config.regulariser.includes('rs') ? [regulariserWeights(r.config, 'rs')] : []), regulariserWeights(r.config, 'on')];
   const find = (method: string, lambda: number, mu: number) => rows.find((x) => x.kind === 'sweep' && x.method === method && x.sparsity === h && x.lambda === lambda && x.reluStability === mu && !x.skipped);
   const first = (method: string, from: typeof regularised) => from.map((x) => find(method, x.lambda, x.mu)).find((x) => x !== undefined);
   const usn = first('usn', regularised);

@@ -8,6 +8,11 @@ import type { AssessConfig } from './assess.ts';
 export type RegulariserSetting = 'off' | 'on' | 'rs';
 export const REGULARISER_SETTINGS: readonly RegulariserSetting[] = ['off', 'on', 'rs'];
 
+/** The regulariser weights of a setting: λ of the Wasserstein term, μ of the ReLU-stability term (0: off). */
+export function regulariserWeights(cfg: Pick<ExperimentConfig, 'wasserstein' | 'reluStability'>, setting: RegulariserSetting): { lambda: number; mu: number } {
+  return { lambda: setting === 'off' ? 0 : cfg.wasserstein, mu: setting === 'rs' ? cfg.reluStability : 0 };
+}
+
 /** The sweep: methods × sparsities × regulariser, seeds at the headline sparsity, USN ablations. */
 export interface ExperimentConfig {
   methods: PruneMethod[];
@@ -21,7 +26,7 @@ export interface ExperimentConfig {
   reluStability: number;
   /** Which regulariser settings are swept: none, Wasserstein, Wasserstein + ReLU stability. */
   regulariser: RegulariserSetting[];
-  /** USN component subsets run at the headline sparsity with the regulariser on (empty: none). */
+  /** USN component subsets run at the headline sparsity under the strongest regulariser setting swept (empty: none). */
   ablations: UsnComponent[][];
   /** Where each run decides the channel budget (every run of the experiment the same). */
   scope: PruneScope;
@@ -59,7 +64,7 @@ export function planRuns(cfg: ExperimentConfig): RunSpec[] {
   if (cfg.sparsities.some((s) => !(s > 0 && s < 1))) throw new LuxcertError(`--sparsities must lie in (0, 1), got ${cfg.sparsities.join(',')}`);
   if (cfg.seeds.length === 0) throw new LuxcertError('--seeds must be at least 1');
   if (cfg.methods.length === 0) throw new LuxcertError('--methods names no method');
-  const settings = cfg.regulariser.map((r) => ({ lambda: r === 'off' ? 0 : cfg.wasserstein, mu: r === 'rs' ? cfg.reluStability : 0 }));
+  const settings = cfg.regulariser.map((r) => regulariserWeights(cfg, r));
   // Ablations vary USN's terms under the strongest regulariser setting of the sweep.
   const strongest = settings.reduce((a, b) => (b.mu > a.mu || (b.mu === a.mu && b.lambda > a.lambda) ? b : a), { lambda: cfg.wasserstein, mu: 0 });
   const runs: RunSpec[] = [];

@@ -2,6 +2,7 @@ import { LuxcertError } from '../core/errors.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import type { Graph } from '../graph/graph.ts';
 import { dropUnusedInitializers } from '../graph/passes/drop-unused.ts';
+import { isOpName } from '../graph/ops/registry.ts';
 import { validateGraph } from '../graph/validate.ts';
 import { backwardTail } from './backward.ts';
 import { cameraBound } from './camera.ts';
@@ -49,8 +50,8 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   // The camera model: z = α·x + β is exactly linear in (α, β); the clip to [0, 1] is relaxed.
   const values = new Map<string, BoundInput>([[input.name, em.settle(cameraBound(em, image, boxInputs, imageDims))]]);
   for (const node of model.nodes) {
+    if (!isOpName(node.op)) throw new LuxcertError(`unsupported operator ${node.op} (node '${node.name}') for certification`);
     const rule = RULES[node.op];
-    if (!rule) throw new LuxcertError(`unsupported operator ${node.op} (node '${node.name}') for certification`);
     const ins = node.inputs.map((i) => values.get(i) ?? i);
     if (!ins.some(isBound)) {
       throw new LuxcertError(`node '${node.name}' (${node.op}) does not depend on the image; luxcert certifies graphs whose every node does`);

@@ -3,7 +3,7 @@ import { Rng } from '../core/random.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
 import { checkBox, splitBox, type Box } from '../model/perturbation.ts';
 import type { ModelRunner } from './model-runner.ts';
-import { proofMargin, violates, type KeypointProperty } from './property.ts';
+import { checkProperty, isProven, proofMargin, violates, type KeypointProperty } from './property.ts';
 import { samplePoints } from './samples.ts';
 
 /** The three verdicts of design brief §1. */
@@ -48,9 +48,9 @@ interface Pending {
  */
 export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, image: Float32Array, prop: KeypointProperty, box: Box, keypoints: number[], budget: Budget, seed: number): Promise<{ results: Map<number, KeypointResult>; stats: SearchStats }> {
   const t0 = performance.now();
-  if (image.some(Number.isNaN)) throw new LuxcertError('the image contains NaN: nothing can be certified about it');
+  if (!image.every(Number.isFinite)) throw new LuxcertError('the image contains NaN or Inf: nothing can be certified about it');
   checkBox(box);
-  if (!(prop.tolerance >= 0)) throw new LuxcertError(`tolerance must be ≥ 0, got ${prop.tolerance}`);
+  checkProperty(prop, keypoints);
   const k = prop.meta.keypoints.length;
   const results = new Map<number, KeypointResult>();
   const stats: SearchStats = { boxesBounded: 0, boundCalls: 0, samplesRun: 0, ms: 0 };
@@ -99,11 +99,12 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
     take.forEach((p, i) => {
       const live = p.keypoints.filter((j) => open.has(j));
       const margins = live.map((j) => proofMargin(prop, bs[i]!, j));
-      const unproven = live.filter((_, n) => margins[n]! < 0);
+      const unproven = live.filter((_, n) => !isProven(margins[n]!));
       if (unproven.length === 0) return;
       const b = p.box;
       corners.push([b.alphaLo, b.betaLo], [b.alphaLo, b.betaHi], [b.alphaHi, b.betaLo], [b.alphaHi, b.betaHi]);
-      const priority = Math.min(...margins.filter((m) => m < 0));
+      // A NaN margin will not improve by splitting: such boxes go last.
+      const priority = Math.min(...margins.filter((m) => !isProven(m)).map((m) => (Number.isNaN(m) ? -Infinity : m)));
       for (const child of splitBox(b)) next.push({ box: child, keypoints: unproven, priority });
     });
     await tryPoints(corners, open);

@@ -1,3 +1,4 @@
+import { LuxcertError } from '../core/errors.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import type { BoxBounds } from '../bounds/bounds.ts';
 
@@ -15,6 +16,46 @@ export interface KeypointProperty {
   /** K×2 reference points in input pixels. */
   reference: Float32Array;
   tolerance: number;
+}
+
+/**
+ * The one test of a proof: a margin proves its claim only when it is a finite number ≥ 0. NaN
+ * (from a NaN weight, image, bound or an index past the end of an output), ±Infinity and every
+ * negative number leave the claim unproven. Every certifying path decides through this.
+ */
+export function isProven(margin: number): boolean {
+  return Number.isFinite(margin) && margin >= 0;
+}
+
+/** Model outputs a head produces per image: 2K coordinates, or K·G² logits. */
+export function headOutputs(meta: ModelMeta): number {
+  return meta.head === 'regression' ? 2 * meta.keypoints.length : meta.keypoints.length * meta.grid! ** 2;
+}
+
+/**
+ * Refuses a property that no claim may rest on: a tolerance that is not a finite number ≥ 0, a
+ * reference that is not 2K finite numbers, a keypoint index outside 0..K−1.
+ */
+export function checkProperty(p: KeypointProperty, keypoints: readonly number[] = []): void {
+  const k = p.meta.keypoints.length;
+  if (!(Number.isFinite(p.tolerance) && p.tolerance >= 0)) throw new LuxcertError(`tolerance must be a finite number ≥ 0, got ${p.tolerance}`);
+  if (k === 0) throw new LuxcertError('the model has no keypoints to certify');
+  if (p.meta.head === 'heatmap' && !(Number.isInteger(p.meta.grid) && p.meta.grid! > 0)) throw new LuxcertError(`heatmap grid must be a positive integer, got ${p.meta.grid}`);
+  if (p.reference.length !== 2 * k) throw new LuxcertError(`reference has ${p.reference.length / 2} points for ${k} keypoints`);
+  const bad = p.reference.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new LuxcertError(`reference of keypoint '${p.meta.keypoints[bad >> 1]}' is ${p.reference[bad]}: nothing can be certified against a non-finite reference`);
+  for (const j of keypoints) if (!(Number.isInteger(j) && j >= 0 && j < k)) throw new LuxcertError(`keypoint index ${j} is not in 0..${k - 1}`);
+}
+
+/** Whether every value that keypoint j's margin reads is finite, and the bounds have the head's size. */
+function finiteInputs(p: KeypointProperty, b: BoxBounds, j: number): boolean {
+  const n = headOutputs(p.meta);
+  const arrays = [b.lower, b.upper, b.la, b.lb, b.lc, b.ua, b.ub, b.uc];
+  if (arrays.some((t) => t.length !== n)) return false;
+  const [from, to] = p.meta.head === 'regression' ? [2 * j, 2 * j + 2] : [j * p.meta.grid! ** 2, (j + 1) * p.meta.grid! ** 2];
+  for (const t of arrays) for (let i = from; i < to; i++) if (!Number.isFinite(t[i]!)) return false;
+  const box = [b.box.alphaLo, b.box.alphaHi, b.box.betaLo, b.box.betaHi, p.tolerance, p.reference[2 * j]!, p.reference[2 * j + 1]!];
+  return box.every(Number.isFinite) && j >= 0 && j < p.meta.keypoints.length;
 }
 
 /** Cells (row-major indices) whose centres lie within τ (L∞) of the reference of keypoint j. */
@@ -45,11 +86,14 @@ function differenceMin(b: BoxBounds, lowIdx: number, highIdx: number): number {
 }
 
 /**
- * Proof margin of keypoint j on one box: ≥ 0 means proven for every (α, β) in it; the more
- * negative, the further from proven. Regression: τ minus the worst coordinate deviation the bounds
- * allow. Heatmap: the smallest certified logit gap between the best allowed cell and any other cell.
+ * Proof margin of keypoint j on one box: proven for every (α, β) in it when `isProven` says so;
+ * the more negative, the further from proven; NaN when anything it reads is not finite or the
+ * bounds do not have the head's size. Regression: τ minus the worst coordinate deviation the
+ * bounds allow. Heatmap: the smallest certified logit gap between the best allowed cell and any
+ * other cell.
  */
 export function proofMargin(p: KeypointProperty, b: BoxBounds, j: number): number {
+  if (!finiteInputs(p, b, j)) return NaN;
   if (p.meta.head === 'regression') {
     let m = Infinity;
     for (const axis of [0, 1]) {
@@ -78,7 +122,8 @@ export function proofMargin(p: KeypointProperty, b: BoxBounds, j: number): numbe
   return best;
 }
 
-/** Whether a concrete prediction (K×2 pixels) breaks keypoint j's property. */
+/** Whether a concrete prediction (K×2 pixels) breaks keypoint j's property; a non-finite (or missing) value always does. */
 export function violates(p: KeypointProperty, predicted: Float32Array, j: number): boolean {
-  return Math.abs(predicted[2 * j]! - p.reference[2 * j]!) > p.tolerance || Math.abs(predicted[2 * j + 1]! - p.reference[2 * j + 1]!) > p.tolerance;
+  const within = (i: number) => Math.abs(predicted[i]! - p.reference[i]!) <= p.tolerance;
+  return !(within(2 * j) && within(2 * j + 1));
 }

@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExport } from './commands/export.ts';
 import { registerInspect } from './commands/inspect.ts';
+import { registerKeygen } from './commands/keygen.ts';
 import { registerExperiment } from './commands/experiment.ts';
 import { registerPrune } from './commands/prune.ts';
 import { registerRun } from './commands/run.ts';
@@ -27,6 +28,7 @@ registerPrune(program);
 registerCertify(program);
 registerExport(program);
 registerRun(program);
+registerKeygen(program);
 registerDemo(program);
 registerExperiment(program);
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { LuxcertError } from '../core/errors.ts';
 
 /** One keypoint-annotated object, as in COCO: keypoints are [x, y, v] triplets, v = 0 unlabelled. */
@@ -61,6 +61,7 @@ export function readCoco(dir: string): CocoSet {
     const im = images.get(a.image_id);
     if (!im) throw bad(`annotation ${i} refers to image_id ${a.image_id}, which is not in "images"`);
     if (typeof im.file_name !== 'string' || !(im.width > 0) || !(im.height > 0)) throw bad(`image ${im.id} needs file_name, width and height`);
+    if (isAbsolute(im.file_name) || !resolve(dir, im.file_name).startsWith(resolve(dir) + sep)) throw bad(`image ${im.id} file_name '${im.file_name}' leads outside the data set folder`);
     if (!Array.isArray(a.keypoints) || a.keypoints.length !== 3 * k || !a.keypoints.every(Number.isFinite)) {
       throw bad(`annotation ${i} has ${Array.isArray(a.keypoints) ? a.keypoints.length / 3 : 'no'} keypoint triplets, category '${cat.name}' has ${k}`);
     }

@@ -9,10 +9,17 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
+/**
+ * The most pixels an image file may declare (8K UHD is 33 MP). sharp checks it against the header
+ * before decoding, so a decompression bomb (a 16000 × 16000 PNG of a few hundred KB) is refused
+ * without allocating its pixels.
+ */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+
 /** Decodes an image file (PNG, JPEG, …) to RGB; grey images are expanded, alpha dropped. */
 export async function readImage(path: string): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { width: info.width, height: info.height, data: new Uint8Array(data) };
     const rgb = new Uint8Array(info.width * info.height * 3);
     for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels]!, 3 * i, 3 * i + 3);

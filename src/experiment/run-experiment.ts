@@ -151,7 +151,6 @@ async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec
       reluStability: spec.reluStability ?? 0,
       scope: spec.scope ?? 'layer',
       seed: spec.seed,
-      out,
     };
     const report = await pruneModel(graph, inp.meta, inp.train, options);
     Object.assign(graph.metadata, pruneMetadata(options, report));

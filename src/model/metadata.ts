@@ -72,6 +72,7 @@ export function modelMeta(graph: Graph, source: string, flags: MetaFlags = {}): 
   const input = graph.inputs[0]!.shape;
   const keypoints = flags.keypoints !== undefined ? flags.keypoints.split(',').map((s) => s.trim()).filter(Boolean) : get('keypoints') ? parseJson<string[]>('keypoints', get('keypoints')!) : undefined;
   if (!keypoints || keypoints.length === 0) throw new LuxcertError(`${source}: no keypoint names in the model metadata; pass --keypoints a,b,c`);
+  if (!Array.isArray(keypoints) || keypoints.length > 1000 || !keypoints.every((n) => typeof n === 'string' && n.length > 0 && n.length <= 200)) throw new LuxcertError(`${source}: keypoint names must be a list of at most 1000 non-empty strings`);
   const sizeList: number[] = flags.inputSize !== undefined
     ? flags.inputSize.split('x').map(Number)
     : get('input_size') ? parseJson<number[]>('input_size', get('input_size')!) : [input[2] as number, input[3] as number];
@@ -81,7 +82,7 @@ export function modelMeta(graph: Graph, source: string, flags: MetaFlags = {}): 
   const grid = gridText === undefined ? undefined : Number(gridText);
   if (head === 'heatmap' && (grid === undefined || !Number.isInteger(grid) || grid <= 0)) throw new LuxcertError(`${source}: a heatmap head needs a grid size; pass --grid G`);
   const cropPadding = Number(flags.cropPadding ?? get('crop_padding') ?? '1.25');
-  if (!(cropPadding >= 1)) throw new LuxcertError(`${source}: crop padding must be ≥ 1, got ${cropPadding}`);
+  if (!(cropPadding >= 1 && Number.isFinite(cropPadding))) throw new LuxcertError(`${source}: crop padding must be ≥ 1, got ${cropPadding}`);
   const meta: ModelMeta = {
     head,
     keypoints,
@@ -94,7 +95,28 @@ export function modelMeta(graph: Graph, source: string, flags: MetaFlags = {}): 
   if (grid !== undefined) meta.grid = grid;
   if (get('arch') !== undefined) meta.arch = get('arch')!;
   checkHead(graph, meta, source);
+  checkInput(graph, meta, source);
+  const k = keypoints.length;
+  if (!Array.isArray(meta.skeleton) || !meta.skeleton.every((p) => Array.isArray(p) && p.length === 2 && p.every((j) => Number.isInteger(j) && j >= 0 && j < k))) {
+    throw new LuxcertError(`${source}: skeleton must be a list of [i, j] keypoint index pairs in 0..${k - 1}`);
+  }
   return meta;
+}
+
+/**
+ * Checks that the model, its metadata and the preprocessing agree: frames become 3-channel images
+ * of `inputSize` with values pixel·pixelScale ∈ [0, 1] — the range the perturbation clip(α·x + β, 0, 1)
+ * leaves unchanged at the identity, so a clean prediction is the prediction at (1, 0).
+ */
+export function checkInput(graph: Graph, meta: ModelMeta, source: string): void {
+  const [, c, h, w] = graph.inputs[0]!.shape;
+  if (graph.inputs[0]!.shape.length !== 4) throw new LuxcertError(`${source}: input '${graph.inputs[0]!.name}' has shape [${graph.inputs[0]!.shape}]; luxcert models take one [N, 3, H, W] image`);
+  if (meta.channels !== 3 || (typeof c === 'number' && c !== 3)) throw new LuxcertError(`${source}: the model takes ${typeof c === 'number' ? c : meta.channels} channels, luxcert feeds RGB images (3)`);
+  if ((typeof h === 'number' && h !== meta.inputSize[0]) || (typeof w === 'number' && w !== meta.inputSize[1])) {
+    throw new LuxcertError(`${source}: metadata input size ${meta.inputSize.join('x')} does not match the model input [${graph.inputs[0]!.shape}]`);
+  }
+  if (!(meta.pixelScale > 0 && meta.pixelScale * 255 <= 1 + 1e-9)) throw new LuxcertError(`${source}: pixel scale ${meta.pixelScale} must be in (0, 1/255]: inputs must lie in [0, 1]`);
+  if (!(meta.cropPadding >= 1 && Number.isFinite(meta.cropPadding))) throw new LuxcertError(`${source}: crop padding must be a finite number ≥ 1, got ${meta.cropPadding}`);
 }
 
 /** Checks that the model's first output has the shape its head and keypoint count need. */

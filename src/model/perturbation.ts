@@ -15,10 +15,14 @@ export function boxFromFlags(brightness: number, contrast: number): Box {
   return checkBox({ alphaLo: 1 - contrast, alphaHi: 1 + contrast, betaLo: -brightness, betaHi: brightness });
 }
 
-/** Checks that a box is well formed and contains the identity (1, 0), as every certified box must. */
+/**
+ * Checks that a box is well formed and contains the identity (1, 0), as every certified box must.
+ * Its edges must be finite in float32 too, the precision the bound graph and the model compute in;
+ * rounding to nearest is monotone, so every (α, β) of the box rounds into the rounded box.
+ */
 export function checkBox(b: Box): Box {
   const vals = [b.alphaLo, b.alphaHi, b.betaLo, b.betaHi];
-  if (!vals.every(Number.isFinite) || b.alphaLo > b.alphaHi || b.betaLo > b.betaHi) {
+  if (!vals.every((v) => typeof v === 'number' && Number.isFinite(v) && Number.isFinite(Math.fround(v))) || b.alphaLo > b.alphaHi || b.betaLo > b.betaHi) {
     throw new LuxcertError(`perturbation box α [${b.alphaLo}, ${b.alphaHi}] × β [${b.betaLo}, ${b.betaHi}] is not a box`);
   }
   if (!(b.alphaLo <= 1 && b.alphaHi >= 1 && b.betaLo <= 0 && b.betaHi >= 0)) {

@@ -1,5 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
-import { sizeOf, stridesOf } from '../core/tensor.ts';
+import { MAX_TENSOR_ELEMENTS, sizeOf, stridesOf } from '../core/tensor.ts';
 import type { Node } from '../graph/graph.ts';
 import type { RawModel, RawTensor } from './raw-model.ts';
 
@@ -45,6 +45,7 @@ function foldNode(n: Node, ins: RawTensor[], opset: number): RawTensor {
     }
     case 'ConstantOfShape': {
       const dims = Array.from(x.values);
+      if (!dims.every((d) => Number.isInteger(d) && d >= 0) || sizeOf(dims) > MAX_TENSOR_ELEMENTS) throw new LuxcertError(`node '${n.name}' (ConstantOfShape): shape [${dims}] is not a valid shape of at most ${MAX_TENSOR_ELEMENTS} elements`);
       const dtype = (n.attrs.value_dtype as string | undefined) ?? 'float32';
       return make(dtype, dims, new Array<number>(sizeOf(dims)).fill((n.attrs.value as number | undefined) ?? 0));
     }

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { LuxcertError } from '../core/errors.ts';
+import { MAX_TENSOR_ELEMENTS, sizeOf } from '../core/tensor.ts';
 import type { Graph, Node } from '../graph/graph.ts';
 import type { OnnxNodeView } from '../graph/op.ts';
 import { OPS } from '../graph/ops/registry.ts';
@@ -96,6 +97,27 @@ export interface ToGraphOptions {
   simplify?: boolean;
 }
 
+/**
+ * Refuses NaN in any numeric attribute (a NaN epsilon, scale or bound poisons every value after
+ * it), and ±Infinity except as Clip's bounds, where it means "unbounded".
+ */
+function checkFiniteAttrs(n: Node, source: string): void {
+  for (const [key, v] of Object.entries(n.attrs)) {
+    const values = typeof v === 'number' ? [v] : Array.isArray(v) ? v : [];
+    const unbounded = n.op === 'Clip' && (key === 'min' || key === 'max');
+    const bad = values.find((x) => Number.isNaN(x) || (!unbounded && !Number.isFinite(x)));
+    if (bad !== undefined) throw new LuxcertError(`${source}: node '${n.name}' (${n.op}) attribute ${key} is ${bad}; luxcert refuses non-finite parameters`);
+  }
+}
+
+/** Refuses a graph with a value larger than MAX_TENSOR_ELEMENTS per batch item, before anything allocates it. */
+function checkValueSizes(shapes: Map<string, (number | string)[]>): void {
+  for (const [name, shape] of shapes) {
+    const n = sizeOf(shape.slice(1).map((d) => (typeof d === 'number' ? d : 1)));
+    if (!(n <= MAX_TENSOR_ELEMENTS)) throw new LuxcertError(`value '${name}' has shape [${shape}]: over ${MAX_TENSOR_ELEMENTS} elements per image, refused`);
+  }
+}
+
 /** Canonicalises a RawModel into a validated IR graph. */
 export function rawToGraph(raw: RawModel, options: ToGraphOptions = {}): Graph {
   const bad = unsupportedNodes(raw);
@@ -125,8 +147,11 @@ export function rawToGraph(raw: RawModel, options: ToGraphOptions = {}): Graph {
     if (!(t.values instanceof Float32Array)) {
       throw new LuxcertError(`${raw.source}: initializer '${name}' is ${t.dtype} but node '${user.name}' (${user.op}) reads it as float32`);
     }
+    const bad = t.values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new LuxcertError(`${raw.source}: initializer '${name}' holds ${t.values[bad]} at index ${bad}; luxcert refuses models with non-finite weights`);
     initializers.set(name, { dims: t.dims, data: t.values });
   }
+  for (const n of nodes) checkFiniteAttrs(n, raw.source);
   const graph: Graph = {
     name: raw.graphName,
     inputs: raw.inputs.map((v) => ({ ...v, shape: [...v.shape] })),
@@ -136,7 +161,7 @@ export function rawToGraph(raw: RawModel, options: ToGraphOptions = {}): Graph {
     metadata: { ...raw.metadata },
   };
   try {
-    validateGraph(graph);
+    checkValueSizes(validateGraph(graph));
     if (options.simplify !== false) {
       simplifyGraph(graph);
       validateGraph(graph);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
 import { Rng } from '../core/random.ts';
@@ -50,8 +53,6 @@ export interface PruneOptions {
   seed: number;
   lr: number;
   batchSize: number;
-  /** Where the fine-tuned model is written (atomically, as it improves). */
-  out: string;
 }
 
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
@@ -73,8 +74,21 @@ export function pruneMetadata(o: Pick<PruneOptions, 'method' | 'sparsity' | 'sco
   };
 }
 
-/** Prunes a model in place with the progressive pipeline, fine-tuning on `set` between rounds. */
+/**
+ * Prunes a model in place with the progressive pipeline, fine-tuning on `set` between rounds. The
+ * trainer's round models go to a scratch folder of its own, removed at the end: the caller writes
+ * the result where the user asked, once, when it is complete.
+ */
 export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, o: PruneOptions): Promise<PruneReport> {
+  const scratch = mkdtempSync(join(tmpdir(), 'luxcert-prune-'));
+  try {
+    return await pruneRounds(graph, meta, set, o, scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: PruneOptions, scratch: string): Promise<PruneReport> {
   if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new LuxcertError(`--sparsity must be in [0, 1), got ${o.sparsity}`);
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new LuxcertError(`--rounds must be a positive integer, got ${o.rounds}`);
   const rng = new Rng(o.seed);
@@ -117,7 +131,7 @@ export async function pruneModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     let validation: TrainResult['best'] | undefined;
     if (o.epochs > 0) {
       const t = await trainModel(graph, meta, set, {
-        epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: o.out,
+        epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: join(scratch, `round-${r}.onnx`),
         regularisers: regularisers(graph, remaining, o),
       });
       validation = t.best;

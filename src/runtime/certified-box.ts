@@ -1,6 +1,7 @@
+import { LuxcertError } from '../core/errors.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
 import { gridBoxes, type Box } from '../model/perturbation.ts';
-import { proofMargin, type KeypointProperty } from '../certify/property.ts';
+import { checkProperty, isProven, proofMargin, type KeypointProperty } from '../certify/property.ts';
 
 /** The outcome of one frame's search. */
 export interface BoxSearchResult {
@@ -38,6 +39,8 @@ function boxAt(max: Box, t: Extent): Box {
  */
 export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1): Promise<BoxSearchResult> {
   const t0 = performance.now();
+  checkProperty(prop);
+  if (!image.every(Number.isFinite)) throw new LuxcertError('the frame contains NaN or Inf: nothing can be certified about it');
   const k = prop.meta.keypoints.length;
   const n = Math.max(1, Math.floor(bounds.options.boxes / (grid * grid)));
   let best: Extent = [0, 0, 0, 0];
@@ -50,7 +53,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
     rounds++;
     boxesBounded += subs.length;
     const ok = bs.map((b) => {
-      for (let j = 0; j < k; j++) if (proofMargin(prop, b, j) < 0) return false;
+      for (let j = 0; j < k; j++) if (!isProven(proofMargin(prop, b, j))) return false;
       return true;
     });
     return cands.map((_, i) => ok.slice(i * grid * grid, (i + 1) * grid * grid).every(Boolean));

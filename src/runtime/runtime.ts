@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
+import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';
 import { decodeKeypoints } from '../model/heads.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
-import { decodeOnnx, rawToGraph } from '../onnx/read.ts';
 import { searchCertifiedBox } from './certified-box.ts';
 import { preprocessFrame } from './frames.ts';
 
@@ -74,12 +74,11 @@ export class Runtime {
   /** Opens the bundle's model and certifier. */
   static async open(bundle: Bundle, o: RuntimeOptions): Promise<Runtime> {
     const { session, provider } = await openWithProviders(bundle.model, o.providers, o.threads, 'model');
-    const certifier = rawToGraph(decodeOnnx(bundle.certifier, `${bundle.dir}/certifier.onnx`));
-    const bounds = await BoundComputer.open(certifier, 'onnxruntime', { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) }, bundle.certifier);
+    const bounds = await BoundComputer.open(bundle.certifierGraph, 'onnxruntime', { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) }, bundle.certifier);
     return new Runtime(bundle, provider, session, bounds, o.budgetMs ?? bundle.manifest.search.budgetMs);
   }
 
-  /** Keypoints and the certified box for one frame. */
+  /** Keypoints and the certified box for one frame; a LuxcertError when the frame has neither. */
   async processFrame(img: RgbImage): Promise<FrameResult> {
     const { meta, tolerance, maxBox } = this.bundle.manifest;
     const t0 = performance.now();
@@ -88,6 +87,7 @@ export class Runtime {
     const dims = [3, ...meta.inputSize];
     const out = await runSession(this.model, { [this.model.inputNames[0]!]: { dims: [1, ...dims], data: x } });
     const kp = decodeKeypoints(meta, out[this.model.outputNames[0]!]!.data, 1);
+    if (kp.length !== 2 * meta.keypoints.length || !kp.every(Number.isFinite)) throw new LuxcertError('the model output is not finite on this frame: no keypoints, no certificate');
     const t2 = performance.now();
     const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid);
     const t3 = performance.now();

@@ -1,5 +1,6 @@
 import type { Frame } from './frames.ts';
 import type { FrameResult, Runtime } from './runtime.ts';
+import { LuxcertError } from '../core/errors.ts';
 import { quantile } from '../core/quantile.ts';
 
 /** One line of results.jsonl. */
@@ -14,15 +15,18 @@ export interface StreamStats {
   seconds: number;
   fps: number;
   latencyMs: { p50: number; p99: number };
+  /** Whether the run was stopped by its signal before the source ended. */
+  interrupted: boolean;
 }
 
 /**
  * Runs frames through the runtime. With `fps`, frames arrive on a clock and wait in a one-frame
  * mailbox: a frame that arrives while another is still waiting replaces it and is counted as
  * dropped, so a slow certifier never builds an unbounded queue. Without `fps`, every frame is
- * processed in turn. Bad frames are reported and skipped.
+ * processed in turn. Bad frames, and frames the model has no finite output for, are reported and skipped.
+ * When `signal` aborts, the run ends after the frame in hand.
  */
-export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; onRecord: (r: FrameRecord, frame: Frame) => Promise<void> | void }): Promise<StreamStats> {
+export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; signal?: AbortSignal; onRecord: (r: FrameRecord, frame: Frame) => Promise<void> | void }): Promise<StreamStats> {
   const t0 = performance.now();
   const latencies: number[] = [];
   const stats = { frames: 0, processed: 0, dropped: 0, errors: 0 };
@@ -40,7 +44,15 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
       await o.onRecord({ ...base, ok: false, error: error ?? 'no image' }, f);
       return;
     }
-    const r = await runtime.processFrame(f.image);
+    let r;
+    try {
+      r = await runtime.processFrame(f.image);
+    } catch (e) {
+      if (!(e instanceof LuxcertError)) throw e;
+      stats.errors++;
+      await o.onRecord({ ...base, ok: false, error: e.message }, f);
+      return;
+    }
     latencies.push(r.latencyMs.total);
     stats.processed++;
     await o.onRecord({ ...base, ok: true, ...r }, f);
@@ -48,9 +60,9 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
 
   const iterator = source[Symbol.asyncIterator]();
   const next = async (): Promise<Frame | undefined> => {
-    if (o.limit !== undefined && stats.frames >= o.limit) return undefined;
+    if (o.signal?.aborted || (o.limit !== undefined && stats.frames >= o.limit)) return undefined;
     const r = await iterator.next();
-    if (r.done) return undefined;
+    if (r.done || o.signal?.aborted) return undefined;
     stats.frames++;
     return r.value;
   };
@@ -89,6 +101,8 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
     }
     await producer;
   }
+  // Releases the source (a camera, a video file) whatever stopped the run.
+  await iterator.return?.();
   const seconds = (performance.now() - t0) / 1000;
-  return { ...stats, seconds, fps: stats.processed / seconds, latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) } };
+  return { ...stats, seconds, fps: stats.processed / seconds, latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) }, interrupted: Boolean(o.signal?.aborted) };
 }

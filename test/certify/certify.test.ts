@@ -80,7 +80,7 @@ describe('luxcert certify on trained detectors', () => {
       assert.ok(r.counterexample!.alpha >= box.alphaLo && r.counterexample!.alpha <= box.alphaHi);
     }
     await assert.rejects(certifyImage(bounds, runner, image.map((v, i) => (i === 5 ? NaN : v)), prop, box, [0], { ms: 100, boxes: 4 }, 1), /NaN/);
-    await assert.rejects(certifyImage(bounds, runner, image, { ...prop, tolerance: -1 }, box, [0], { ms: 100, boxes: 4 }, 1), /tolerance must be ≥ 0/);
+    await assert.rejects(certifyImage(bounds, runner, image, { ...prop, tolerance: -1 }, box, [0], { ms: 100, boxes: 4 }, 1), /tolerance must be a finite number ≥ 0/);
     await bounds.release();
     await runner.release();
   });

@@ -111,7 +111,7 @@ describe('export and run', () => {
     writeFileSync(join(broken, 'certifier.onnx'), bytes);
     let r = luxcert('run', '--bundle', broken, '--input', frames);
     assert.equal(r.code, 1);
-    assert.match(r.stderr.trim(), /^luxcert: .*certifier\.onnx: content does not match the manifest's sha256/);
+    assert.match(r.stderr.trim(), /^luxcert: .*certifier\.onnx: content does not match field files\.certifier\.sha256 of the manifest/);
     rmSync(join(broken, 'model.onnx'));
     r = luxcert('run', '--bundle', broken, '--input', frames);
     assert.equal(r.code, 1);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { LuxcertError } from '../../core/errors.ts';
+import { checkOutputDir, checkOutputFile } from '../../core/output-path.ts';
 import { BoundComputer } from '../../bounds/bounds.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
@@ -74,6 +75,8 @@ export function registerCertify(program: Command): void {
       if (f.reference !== 'truth' && f.reference !== 'prediction') throw new LuxcertError(`--reference must be truth or prediction, got '${f.reference}'`);
       if (f.mode !== 'linear' && f.mode !== 'ibp') throw new LuxcertError(`--mode must be linear or ibp, got '${f.mode}'`);
       if (f.reluLower !== 'parallel' && f.reluLower !== 'adaptive') throw new LuxcertError(`--relu-lower must be parallel or adaptive, got '${f.reluLower}'`);
+      if (f.csv) checkOutputFile(f.csv, '--csv', [f.model]);
+      if (f.saveInputs) checkOutputDir(f.saveInputs, '--save-inputs', [f.data]);
       const graph = readOnnxFile(f.model);
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);

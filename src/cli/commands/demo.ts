@@ -75,7 +75,7 @@ export function registerDemo(program: Command): void {
         const prunedPath = join(o.out, 'pruned.onnx');
         log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY }, 'demo: USN pruning with fine-tuning under the Wasserstein and ReLU-stability regularisers');
         const pruned = readOnnxFile(model, { simplify: false });
-        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY, seed: 1, out: prunedPath } as const;
+        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY, seed: 1 } as const;
         const pruneReport = await pruneModel(pruned, meta, trainSet, pruneOptions);
         Object.assign(pruned.metadata, pruneMetadata(pruneOptions, pruneReport));
         writeOnnxFile(prunedPath, pruned);

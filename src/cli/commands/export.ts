@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { LuxcertError } from '../../core/errors.ts';
+import { checkOutputDir } from '../../core/output-path.ts';
+import { readPrivateKey } from '../../export/signing.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { exportBundle } from '../../export/bundle.ts';
 import { modelMeta } from '../../model/metadata.ts';
@@ -17,16 +20,21 @@ export function registerExport(program: Command): void {
     .command('export')
     .description('bundle a model with its certifier (ONNX bound graph) and a manifest for the device')
     .requiredOption('--model <path>', 'ONNX model')
-    .requiredOption('--out <dir>', 'bundle folder (replaced atomically)')
+    .requiredOption('--out <dir>', 'bundle folder: new, empty, or a bundle (replaced atomically); any other folder is refused')
     .option('--brightness <b>', 'maximum box: β ∈ [−b, b]', d.brightness)
     .option('--contrast <c>', 'maximum box: α ∈ [1−c, 1+c]', d.contrast)
     .option('--tolerance <t>', 'pixels (L∞) a keypoint may move', d.tolerance)
     .option('--boxes-per-call <n>', 'candidate boxes per certifier call', d.boxesPerCall)
     .option('--budget-ms <ms>', 'default per-frame certification budget', d.budgetMs)
     .option('--split <g>', 'certify each candidate box as g × g sub-boxes (larger boxes, more time)', d.split)
+    .option('--sign <key>', 'sign the manifest with this Ed25519 private key (PEM; luxcert keygen)')
+    .option('--signer <name>', 'who signs, recorded (and signed) in the manifest')
     .option('--json', 'machine-readable output');
   addMetaFlags(cmd).action(
-    action((f: MetaFlagValues & { model: string; out: string; brightness: string; contrast: string; tolerance: string; boxesPerCall: string; budgetMs: string; split: string; json?: boolean }) => {
+    action((f: MetaFlagValues & { model: string; out: string; brightness: string; contrast: string; tolerance: string; boxesPerCall: string; budgetMs: string; split: string; sign?: string; signer?: string; json?: boolean }) => {
+      checkOutputDir(f.out, '--out', [f.model]);
+      if (f.signer !== undefined && f.sign === undefined) throw new LuxcertError('--signer needs --sign KEY');
+      const key = f.sign !== undefined ? readPrivateKey(f.sign) : undefined;
       const graph = readOnnxFile(f.model);
       const meta = modelMeta(graph, f.model, f);
       const m = exportBundle(graph, meta, f.out, {
@@ -35,8 +43,9 @@ export function registerExport(program: Command): void {
         boxesPerCall: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }),
         budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }),
         grid: numberFlag('--split', f.split, { integer: true, positive: true }),
+        ...(key ? { sign: { key, ...(f.signer !== undefined ? { signer: f.signer } : {}) } } : {}),
       });
-      emit(Boolean(f.json), { bundle: f.out, manifest: m }, () => `wrote bundle ${f.out}: model.onnx, certifier.onnx (${m.search.boxesPerCall} boxes per call), manifest.json; max box α [${m.maxBox.alphaLo}, ${m.maxBox.alphaHi}] × β [${m.maxBox.betaLo}, ${m.maxBox.betaHi}], τ = ${m.tolerance} px`);
+      emit(Boolean(f.json), { bundle: f.out, manifest: m }, () => `wrote bundle ${f.out}: model.onnx, certifier.onnx (${m.search.boxesPerCall} boxes per call), manifest.json${m.signature ? ` signed by ${m.signature.keyId}` : ''}; max box α [${m.maxBox.alphaLo}, ${m.maxBox.alphaHi}] × β [${m.maxBox.betaLo}, ${m.maxBox.betaHi}], τ = ${m.tolerance} px`);
     }),
   );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { LuxcertError } from '../../core/errors.ts';
+import { checkOutputFile } from '../../core/output-path.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
@@ -27,7 +28,7 @@ export function registerPrune(program: Command): void {
     .requiredOption('--data <dir>', 'data set folder for fine-tuning')
     .requiredOption('--method <m>', PRUNE_METHODS.join(' | '))
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
-    .requiredOption('--out <path>', 'pruned ONNX model')
+    .requiredOption('--out <path>', 'pruned ONNX model (written once, when pruning is done)')
     .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
     .option('--relu-stability <μ>', 'weight of the ReLU-stability regulariser during fine-tuning (0: off)', String(D.reluStability))
     .option('--brightness <b>', 'USN, NRS and the regularisers: β ∈ [−b, b] of the box', '0.1')
@@ -43,6 +44,7 @@ export function registerPrune(program: Command): void {
   addMetaFlags(addScheduleFlags(cmd)).action(
     action(async (f: Flags) => {
       if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${PRUNE_METHODS.join(', ')})`);
+      checkOutputFile(f.out, '--out', [f.model]);
       // BatchNorm stays as nodes: slimming reads its scales and fine-tuning trains it.
       const graph = readOnnxFile(f.model, { simplify: false });
       const meta = modelMeta(graph, f.model, f);
@@ -66,7 +68,6 @@ export function registerPrune(program: Command): void {
         seed: numberFlag('--seed', f.seed, { integer: true }),
         lr: numberFlag('--lr', f.lr, { positive: true }),
         batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
-        out: f.out,
       };
       const report = await pruneModel(graph, meta, set, options);
       Object.assign(graph.metadata, pruneMetadata(options, report));

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { log } from '../../core/logger.ts';
+import { checkOutputDir, checkOutputFile } from '../../core/output-path.ts';
 import { loadBundle } from '../../export/bundle.ts';
+import { BUNDLE_FILES } from '../../export/manifest.ts';
+import { readPublicKey } from '../../export/signing.ts';
 import { annotateFrame } from '../../runtime/annotate.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -10,7 +13,37 @@ import { runStream } from '../../runtime/stream.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags { bundle: string; input: string; out?: string; annotate?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; threads?: string; json?: boolean }
+interface Flags { bundle: string; input: string; out?: string; annotate?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; threads?: string; trust: string[]; json?: boolean }
+
+/**
+ * results.jsonl as the run goes: each complete line is written to `<out>.partial` at once (so a
+ * hard kill loses no processed frame), and the file is renamed onto `<out>` when the run ends —
+ * normally, on SIGINT/SIGTERM, or on an error after some frames. Before that, `<out>` keeps
+ * whatever it held.
+ */
+class ResultsFile {
+  private readonly fd: number;
+  private lines = 0;
+  readonly partial: string;
+
+  constructor(readonly path: string) {
+    this.partial = `${path}.partial`;
+    this.fd = openSync(this.partial, 'w');
+  }
+
+  write(line: string): void {
+    writeSync(this.fd, `${line}\n`);
+    this.lines++;
+  }
+
+  /** Flushes and renames the results into place; with no line written, the previous file stays. */
+  finish(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    if (this.lines > 0) renameSync(this.partial, this.path);
+    else rmSync(this.partial, { force: true });
+  }
+}
 
 /** `luxcert run`: keypoints and the certified brightness/contrast box for every frame. */
 export function registerRun(program: Command): void {
@@ -19,51 +52,61 @@ export function registerRun(program: Command): void {
     .description('run a bundle on an image folder: keypoints plus the certified brightness/contrast box per frame')
     .requiredOption('--bundle <dir>', 'bundle folder from luxcert export')
     .requiredOption('--input <src>', 'image folder, video file, camera:N (V4L2) or gst:PIPELINE (the last three need the optional @u4/opencv4nodejs)')
-    .option('--out <path>', 'results.jsonl: one JSON line per frame')
+    .option('--out <path>', 'results.jsonl: one JSON line per frame, written as frames are processed (to <path>.partial until the run ends)')
     .option('--annotate <dir>', 'write each frame with keypoints, tolerance squares coloured by verdict and the certified box')
     .option('--budget-ms <ms>', 'per-frame certification budget (default: the bundle\'s)')
     .option('--fps <n>', 'feed frames at this rate; frames that arrive while the certifier is busy are dropped and counted')
     .option('--limit <n>', 'stop after n frames')
     .option('--providers <list>', 'onnxruntime execution providers to try, best first', 'cuda,cpu')
     .option('--threads <n>', 'onnxruntime intra-op threads')
+    .option('--trust <pubkey>', 'run only bundles signed by this Ed25519 public key (PEM; repeat for several)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'machine-readable summary')
     .action(
       action(async (f: Flags) => {
-        const bundle = loadBundle(f.bundle);
+        if (f.out) checkOutputFile(f.out, '--out', [f.input, ...Object.values(BUNDLE_FILES).map((n) => join(f.bundle, n))]);
+        if (f.annotate) checkOutputDir(f.annotate, '--annotate', [f.input, f.bundle]);
+        const bundle = loadBundle(f.bundle, f.trust.length > 0 ? { trust: f.trust.map(readPublicKey) } : {});
+        if (bundle.signedBy) log.info({ keyId: bundle.signedBy, signer: bundle.manifest.signature?.signer }, 'bundle signature verified');
         const runtime = await Runtime.open(bundle, {
           providers: f.providers.split(',').map((s) => s.trim()).filter(Boolean),
           ...(f.threads ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
           ...(f.budgetMs ? { budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }) } : {}),
         });
         const source = openSource(f.input);
-        let fd: number | undefined;
-        const tmp = f.out ? `${f.out}.tmp-${process.pid}` : undefined;
-        if (f.out) {
-          mkdirSync(dirname(f.out), { recursive: true });
-          fd = openSync(tmp!, 'w');
-        }
+        const results = f.out ? new ResultsFile(f.out) : undefined;
+        const stop = new AbortController();
+        const onSignal = (signal: NodeJS.Signals) => {
+          log.warn({ signal }, 'stopping after the current frame (send it again to kill)');
+          stop.abort();
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         const boxes: number[] = [];
-        const stats = await runStream(runtime, source, {
-          ...(f.fps ? { fps: numberFlag('--fps', f.fps, { positive: true }) } : {}),
-          ...(f.limit ? { limit: numberFlag('--limit', f.limit, { integer: true, positive: true }) } : {}),
-          onRecord: async (r, frame) => {
-            if (!r.ok) log.warn({ frame: r.frame, source: r.source, error: r.error }, 'frame skipped');
-            else {
-              boxes.push((r.extent[0] + r.extent[1] + r.extent[2] + r.extent[3]) / 4);
-              if (f.annotate) await annotateFrame(frame.image!, r, bundle.manifest.meta, join(f.annotate, `frame-${String(r.frame).padStart(6, '0')}.png`));
-            }
-            if (fd !== undefined) writeSync(fd, `${JSON.stringify(r)}\n`);
-          },
-        });
-        if (fd !== undefined) {
-          closeSync(fd);
-          renameSync(tmp!, f.out!);
+        let stats;
+        try {
+          stats = await runStream(runtime, source, {
+            signal: stop.signal,
+            ...(f.fps ? { fps: numberFlag('--fps', f.fps, { positive: true }) } : {}),
+            ...(f.limit ? { limit: numberFlag('--limit', f.limit, { integer: true, positive: true }) } : {}),
+            onRecord: async (r, frame) => {
+              if (!r.ok) log.warn({ frame: r.frame, source: r.source, error: r.error }, 'frame skipped');
+              else {
+                boxes.push((r.extent[0] + r.extent[1] + r.extent[2] + r.extent[3]) / 4);
+                if (f.annotate) await annotateFrame(frame.image!, r, bundle.manifest.meta, join(f.annotate, `frame-${String(r.frame).padStart(6, '0')}.png`));
+              }
+              results?.write(JSON.stringify(r));
+            },
+          });
+        } finally {
+          results?.finish();
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          await runtime.release();
         }
-        await runtime.release();
         const meanExtent = boxes.reduce((a, b) => a + b, 0) / Math.max(1, boxes.length);
-        const summary = { bundle: f.bundle, input: f.input, provider: runtime.provider, ...stats, meanExtent };
+        const summary = { bundle: f.bundle, input: f.input, provider: runtime.provider, ...(bundle.signedBy ? { signedBy: bundle.signedBy } : {}), ...stats, meanExtent };
         emit(Boolean(f.json), summary, () =>
-          `${stats.processed} frames certified (${stats.errors} bad, ${stats.dropped} dropped) at ${stats.fps.toFixed(1)} fps on ${runtime.provider}; latency p50 ${stats.latencyMs.p50.toFixed(1)} ms, p99 ${stats.latencyMs.p99.toFixed(1)} ms; mean certified extent ${(100 * meanExtent).toFixed(0)}% of the maximum box${f.out ? `; results in ${f.out}` : ''}`,
+          `${stats.processed} frames certified (${stats.errors} bad, ${stats.dropped} dropped) at ${stats.fps.toFixed(1)} fps on ${runtime.provider}; latency p50 ${stats.latencyMs.p50.toFixed(1)} ms, p99 ${stats.latencyMs.p99.toFixed(1)} ms; mean certified extent ${(100 * meanExtent).toFixed(0)}% of the maximum box${f.out ? `; results in ${f.out}` : ''}${stats.interrupted ? ' (stopped by a signal)' : ''}`,
         );
       }),
     );

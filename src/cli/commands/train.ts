@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkOutputFile } from '../../core/output-path.ts';
 import { PCK_THRESHOLDS } from '../../train/metrics.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { ARCHS } from '../../train/zoo.ts';
@@ -36,6 +37,7 @@ export function registerTrain(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (f: Flags) => {
+        checkOutputFile(f.out, '--out');
         const r = await trainFolder({
           data: f.data, out: f.out, arch: f.arch, head: f.head, augment: f.augment,
           epochs: numberFlag('--epochs', f.epochs, { integer: true, positive: true }),

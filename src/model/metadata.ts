@@ -111,7 +111,8 @@ export function modelMeta(graph: Graph, source: string, flags: MetaFlags = {}): 
 export function checkInput(graph: Graph, meta: ModelMeta, source: string): void {
   const [, c, h, w] = graph.inputs[0]!.shape;
   if (graph.inputs[0]!.shape.length !== 4) throw new LuxcertError(`${source}: input '${graph.inputs[0]!.name}' has shape [${graph.inputs[0]!.shape}]; luxcert models take one [N, 3, H, W] image`);
-  if (meta.channels !== 3 || (typeof c === 'number' && c !== 3)) throw new LuxcertError(`${source}: the model takes ${typeof c === 'number' ? c : meta.channels} channels, luxcert feeds RGB images (3)`);
+  if (typeof c === 'number' && c !== 3) throw new LuxcertError(`${source}: the model takes ${c} channels, luxcert feeds RGB images (3)`);
+  if (meta.channels !== 3) throw new LuxcertError(`${source}: metadata channels ${meta.channels}: luxcert feeds RGB images (3)`);
   if ((typeof h === 'number' && h !== meta.inputSize[0]) || (typeof w === 'number' && w !== meta.inputSize[1])) {
     throw new LuxcertError(`${source}: metadata input size ${meta.inputSize.join('x')} does not match the model input [${graph.inputs[0]!.shape}]`);
   }

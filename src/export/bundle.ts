@@ -14,8 +14,6 @@ import { encodeOnnx } from '../onnx/write.ts';
 import { checkManifest, checkClaim, type Claim, type Manifest, BUNDLE_FILES, BUNDLE_SCHEMA } from './manifest.ts';
 import { keyId, signatureKey, signerOf, signPayload, verifyPayload } from './signing.ts';
 
-export { BUNDLE_SCHEMA, type Manifest } from './manifest.ts';
-
 /** Size limits of what a bundle may hold, checked before anything is read. */
 export const BUNDLE_LIMITS = { manifestBytes: 1 << 20, modelBytes: 1 << 30, certifierBytes: 1 << 30 } as const;
 

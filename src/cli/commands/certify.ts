@@ -9,7 +9,7 @@ import { certifySet, type Claim, type SettingSummary } from '../../certify/certi
 import { ModelRunner } from '../../certify/model-runner.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
-import { readModelBytes, readOnnxFile } from '../../onnx/read.ts';
+import { decodeOnnx, rawToGraph, readModelBytes } from '../../onnx/read.ts';
 import { table } from '../format.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
@@ -77,11 +77,13 @@ export function registerCertify(program: Command): void {
       if (f.reluLower !== 'parallel' && f.reluLower !== 'adaptive') throw new LuxcertError(`--relu-lower must be parallel or adaptive, got '${f.reluLower}'`);
       if (f.csv) checkOutputFile(f.csv, '--csv', [f.model]);
       if (f.saveInputs) checkOutputDir(f.saveInputs, '--save-inputs', [f.data]);
-      const graph = readOnnxFile(f.model);
+      // One read: the graph that is bounded and the model that is sampled are the same bytes.
+      const bytes = readModelBytes(f.model);
+      const graph = rawToGraph(decodeOnnx(bytes, f.model));
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);
       const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower });
-      const runner = await ModelRunner.open(readModelBytes(f.model), meta);
+      const runner = await ModelRunner.open(bytes, meta);
       if (f.saveInputs) mkdirSync(f.saveInputs, { recursive: true });
       const r = await certifySet(bounds, runner, meta, set, {
         boxes,

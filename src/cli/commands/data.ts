@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkOutputDir } from '../../core/output-path.ts';
 import { SYNTH_DEFAULTS, synthesize } from '../../data/synth.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
@@ -16,6 +17,7 @@ export function registerData(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (o: { out: string; count: string; size: string; seed: string; json?: boolean }) => {
+        checkOutputDir(o.out, '--out');
         const opts = { out: o.out, count: numberFlag('--count', o.count, { integer: true, positive: true }), size: numberFlag('--size', o.size, { integer: true, positive: true }), seed: numberFlag('--seed', o.seed, { integer: true }) };
         const t0 = performance.now();
         await synthesize(opts);

@@ -23,6 +23,7 @@ import { action, emit } from '../run-command.ts';
 import { formatSettings } from './certify.ts';
 import { formatEval } from './eval.ts';
 import { EXPORT_DEFAULTS } from './export.ts';
+import { checkOutputDir } from '../../core/output-path.ts';
 
 /** Sizes of the full demo and of `--quick` (for tests: seconds, not minutes). */
 const PLANS = {
@@ -55,6 +56,7 @@ export function registerDemo(program: Command): void {
     .option('--json', 'machine-readable summary')
     .action(
       action(async (o: { out: string; quick?: boolean; json?: boolean }) => {
+        checkOutputDir(o.out, '--out');
         const plan = o.quick ? PLANS.quick : PLANS.full;
         const t0 = performance.now();
         const trainDir = join(o.out, 'data', 'train');

@@ -21,6 +21,7 @@ import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 import { addScheduleFlags, usnComponents } from './prune.ts';
+import { checkOutputDir } from '../../core/output-path.ts';
 
 interface Flags {
   out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; reluStability: string; regulariser: string; ablations: string; scope: string;
@@ -61,6 +62,7 @@ export function registerExperiment(program: Command): void {
     .option('--json', 'print the experiment JSON instead of the summary');
   addScheduleFlags(cmd).action(
       action(async (f: Flags) => {
+        checkOutputDir(f.out, '--out');
         const q = f.quick ? QUICK : undefined;
         // --quick sets the sizes a flag left at its default; a flag given on the command line wins.
         const flag = <K extends keyof typeof QUICK & keyof Flags>(key: K): string => (q && cmd.getOptionValueSource(key) !== 'cli' ? q[key] : f[key]);

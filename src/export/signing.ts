@@ -17,7 +17,9 @@ export interface BundleSignature {
 
 const MAX_KEY_BYTES = 16 * 1024;
 
-function readKeyFile(path: string, what: string): string {
+/** Reads an Ed25519 key of one kind from a PEM file of at most 16 KiB; anything else is one line. */
+function readKey(path: string, kind: 'private' | 'public'): KeyObject {
+  const what = `${kind} key`;
   let size: number;
   try {
     size = statSync(path).size;
@@ -25,39 +27,28 @@ function readKeyFile(path: string, what: string): string {
     throw new LuxcertError(`${path}: no such ${what} file`);
   }
   if (size > MAX_KEY_BYTES) throw new LuxcertError(`${path}: ${size} bytes is too large for a ${what} (PEM)`);
-  return readFileSync(path, 'utf8');
+  let key: KeyObject;
+  try {
+    const pem = readFileSync(path, 'utf8');
+    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
+  } catch (e) {
+    throw new LuxcertError(`${path}: not a PEM ${what} (${(e as Error).message})`);
+  }
+  if (key.type !== kind) throw new LuxcertError(`${path}: not a ${what}`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new LuxcertError(`${path}: a ${key.asymmetricKeyType} key; bundles are signed with Ed25519 keys (luxcert keygen)`);
+  return key;
 }
+
+/** Reads an Ed25519 private key (PEM, PKCS#8). */
+export const readPrivateKey = (path: string): KeyObject => readKey(path, 'private');
+
+/** Reads an Ed25519 public key (PEM, SPKI). */
+export const readPublicKey = (path: string): KeyObject => readKey(path, 'public');
 
 /** The key id of a public key: `sha256:` + hex of its SPKI DER encoding. */
 export function keyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return `sha256:${createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex')}`;
-}
-
-/** Reads an Ed25519 private key (PEM, PKCS#8). */
-export function readPrivateKey(path: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(readKeyFile(path, 'private key'));
-  } catch (e) {
-    if (e instanceof LuxcertError) throw e;
-    throw new LuxcertError(`${path}: not a PEM private key (${(e as Error).message})`);
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new LuxcertError(`${path}: a ${key.asymmetricKeyType} key; bundles are signed with Ed25519 keys (luxcert keygen)`);
-  return key;
-}
-
-/** Reads an Ed25519 public key (PEM, SPKI). */
-export function readPublicKey(path: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(readKeyFile(path, 'public key'));
-  } catch (e) {
-    if (e instanceof LuxcertError) throw e;
-    throw new LuxcertError(`${path}: not a PEM public key (${(e as Error).message})`);
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new LuxcertError(`${path}: a ${key.asymmetricKeyType} key; bundles are signed with Ed25519 keys`);
-  return key;
 }
 
 /** A new Ed25519 key pair as PEM text. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -163,6 +163,15 @@ describe('bundles as a trust boundary', () => {
     const resigned = join(root, 'resigned');
     exportBundle(graph, meta, resigned, { ...OPTIONS, sign: { key: readPrivateKey(join(root, 'stranger.key')) } });
     refused(resigned, /not one of the trusted keys/, trustTeam);
+  });
+
+  it('keys that are not Ed25519 PEM files are refused in one line', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    writeFileSync(join(root, 'rsa.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(root, 'garbage.pub'), 'not a key');
+    assert.throws(() => readPrivateKey(join(root, 'rsa.key')), /a rsa key; bundles are signed with Ed25519 keys/);
+    assert.throws(() => readPublicKey(join(root, 'garbage.pub')), /not a PEM public key/);
+    assert.throws(() => readPublicKey(join(root, 'absent.pub')), /no such public key file/);
   });
 
   it('the CLI: keygen, export --sign, run --trust; a tampered bundle stops run with one line and exit 1', () => {

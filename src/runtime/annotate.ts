@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '../core/atomic-write.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { ModelMeta } from '../model/metadata.ts';
+import { frameWindow, toImagePixels } from './frames.ts';
 import type { FrameResult } from './runtime.ts';
 
 const COLOURS = { certified: '#22c55e', falsified: '#ef4444', unknown: '#f59e0b' } as const;
@@ -15,13 +16,10 @@ export async function annotateFrame(img: RgbImage, r: FrameResult, meta: ModelMe
   const scale = Math.max(1, Math.round(256 / Math.max(img.width, img.height)));
   const w = img.width * scale;
   const h = img.height * scale;
-  // Model-input pixels back to frame pixels (the runtime feeds the centred square).
-  const side = Math.min(img.width, img.height);
-  const x0 = (img.width - side) / 2;
-  const y0 = (img.height - side) / 2;
-  const fx = (x: number) => (x0 + (x * side) / meta.inputSize[1]) * scale;
-  const fy = (y: number) => (y0 + (y * side) / meta.inputSize[0]) * scale;
-  const tol = ((r.tolerance * side) / meta.inputSize[1]) * scale;
+  const win = frameWindow(img);
+  const fx = (x: number) => toImagePixels(win, meta, x, 0)[0] * scale;
+  const fy = (y: number) => toImagePixels(win, meta, 0, y)[1] * scale;
+  const tol = ((r.tolerance * win.side) / meta.inputSize[1]) * scale;
   const kp = r.keypoints;
   const lines = meta.skeleton.map(([a, b]) => `<line x1="${fx(kp[a]!.x)}" y1="${fy(kp[a]!.y)}" x2="${fx(kp[b]!.x)}" y2="${fy(kp[b]!.y)}" stroke="white" stroke-width="1.5" opacity="0.7"/>`);
   const marks = kp.map((k) => {

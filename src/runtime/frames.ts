@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { LuxcertError } from '../core/errors.ts';
-import { sampleWindow } from '../data/crop.ts';
+import { sampleWindow, type Window } from '../data/crop.ts';
 import { readImage, type RgbImage } from '../data/image.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { videoFrames } from './video.ts';
@@ -51,9 +51,19 @@ export function openSource(input: string): AsyncIterable<Frame> {
   return videoFrames(input);
 }
 
+/** The window of a frame the model sees: its centred square. */
+export function frameWindow(img: { width: number; height: number }): Window {
+  return { cx: img.width / 2, cy: img.height / 2, side: Math.min(img.width, img.height) };
+}
+
+/** A point in model-input pixels as full-image pixels of the frame `win` was cut from. */
+export function toImagePixels(win: Window, meta: ModelMeta, x: number, y: number): [number, number] {
+  return [win.cx - win.side / 2 + (x * win.side) / meta.inputSize[1], win.cy - win.side / 2 + (y * win.side) / meta.inputSize[0]];
+}
+
 /** The model input of a frame: the centred square, resized to the model's input, scaled to [0, 1]. */
 export function preprocessFrame(img: RgbImage, meta: ModelMeta): Float32Array {
   const out = new Float32Array(3 * meta.inputSize[0] * meta.inputSize[1]);
-  sampleWindow(img, { cx: img.width / 2, cy: img.height / 2, side: Math.min(img.width, img.height) }, meta.inputSize, meta.pixelScale, out);
+  sampleWindow(img, frameWindow(img), meta.inputSize, meta.pixelScale, out);
   return out;
 }

@@ -26,7 +26,7 @@ export interface StreamStats {
  * processed in turn. Bad frames, and frames the model has no finite output for, are reported and skipped.
  * When `signal` aborts, the run ends after the frame in hand.
  */
-export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; signal?: AbortSignal; onRecord: (r: FrameRecord, frame: Frame) => Promise<void> | void }): Promise<StreamStats> {
+export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, o: { fps?: number; limit?: number; signal?: AbortSignal; onRecord: (r: FrameRecord, frame: Frame, counts: { dropped: number }) => Promise<void> | void }): Promise<StreamStats> {
   const t0 = performance.now();
   const latencies: number[] = [];
   const stats = { frames: 0, processed: 0, dropped: 0, errors: 0 };
@@ -41,7 +41,7 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
     }
     if (error || !f.image) {
       stats.errors++;
-      await o.onRecord({ ...base, ok: false, error: error ?? 'no image' }, f);
+      await o.onRecord({ ...base, ok: false, error: error ?? 'no image' }, f, stats);
       return;
     }
     let r;
@@ -50,12 +50,12 @@ export async function runStream(runtime: Runtime, source: AsyncIterable<Frame>, 
     } catch (e) {
       if (!(e instanceof LuxcertError)) throw e;
       stats.errors++;
-      await o.onRecord({ ...base, ok: false, error: e.message }, f);
+      await o.onRecord({ ...base, ok: false, error: e.message }, f, stats);
       return;
     }
     latencies.push(r.latencyMs.total);
     stats.processed++;
-    await o.onRecord({ ...base, ok: true, ...r }, f);
+    await o.onRecord({ ...base, ok: true, ...r }, f, stats);
   };
 
   const iterator = source[Symbol.asyncIterator]();

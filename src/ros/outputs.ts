@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import sharp from 'sharp';
+import type { Frame } from '../runtime/frames.ts';
+import { frameWindow } from '../runtime/frames.ts';
+import type { FrameRecord } from '../runtime/stream.ts';
+import { DiagnosticsAggregator, diagnosticsMessage, type DiagnosticsThresholds } from './diagnostics.ts';
+import { MessageEncoder } from './encoder.ts';
+import type { MessageType } from './interfaces.ts';
+import { annotationsMessage, compressedImageMessage, keypointsMessage, nanosOf, stampOf, type StreamContext } from './messages.ts';
+
+/** A topic and its message type. */
+export interface OutputChannel {
+  topic: string;
+  type: MessageType;
+}
+
+/** The channels luxcert publishes, to MCAP files, the Foxglove server and (under these names, relative) ROS 2. */
+export const OUTPUT_CHANNELS = {
+  keypoints: { topic: '/luxcert/keypoints', type: 'luxcert_msgs/msg/CertifiedKeypoints' },
+  annotations: { topic: '/luxcert/annotations', type: 'foxglove_msgs/msg/ImageAnnotations' },
+  image: { topic: '/luxcert/image/compressed', type: 'sensor_msgs/msg/CompressedImage' },
+  diagnostics: { topic: '/diagnostics', type: 'diagnostic_msgs/msg/DiagnosticArray' },
+} as const satisfies Record<string, OutputChannel>;
+
+/** The name of an output channel. */
+export type ChannelKey = keyof typeof OUTPUT_CHANNELS;
+
+/** One CDR-encoded message on its way to every sink. */
+export interface EncodedMessage {
+  channel: ChannelKey;
+  /** The message time (the frame's stamp) in nanoseconds. */
+  timeNs: bigint;
+  data: Uint8Array;
+}
+
+/** Where encoded messages go: an MCAP recording, a live server. */
+export interface MessageSink {
+  write(m: EncodedMessage): Promise<void> | void;
+  close(): Promise<void>;
+}
+
+const FILE_FORMATS: Record<string, 'png' | 'jpeg'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
+
+/** A frame as compressed bytes: an image file's own bytes, or the decoded pixels as a fast PNG. */
+async function frameBytes(frame: Frame): Promise<{ format: 'png' | 'jpeg'; data: Uint8Array } | undefined> {
+  const fileFormat = FILE_FORMATS[extname(frame.source).toLowerCase()];
+  if (fileFormat) return { format: fileFormat, data: new Uint8Array(await readFile(frame.source)) };
+  const img = frame.image;
+  if (!img) return undefined;
+  const png = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return { format: 'png', data: new Uint8Array(png) };
+}
+
+/**
+ * Turns each frame's result into the output channels' messages — keypoints, overlay, the frame
+ * itself and, once a second, diagnostics — encodes each once and hands it to every sink.
+ */
+export class FrameOutputs {
+  private readonly encoder = new MessageEncoder();
+  readonly diagnostics: DiagnosticsAggregator;
+  private lastDiagnostics = -Infinity;
+
+  constructor(private readonly ctx: StreamContext, private readonly sinks: MessageSink[], private readonly provider: string, thresholds?: DiagnosticsThresholds) {
+    this.diagnostics = new DiagnosticsAggregator(thresholds);
+  }
+
+  private async emit(channel: ChannelKey, timeNs: bigint, msg: unknown): Promise<void> {
+    const m = { channel, timeNs, data: this.encoder.encode(OUTPUT_CHANNELS[channel].type, msg) };
+    for (const s of this.sinks) await s.write(m);
+  }
+
+  /** Publishes one frame's messages; `dropped` is the stream's running count of dropped frames. */
+  async frame(rec: FrameRecord, frame: Frame, dropped = 0): Promise<void> {
+    const now = performance.now();
+    this.diagnostics.record(rec, now);
+    this.diagnostics.setDropped(dropped);
+    const k = keypointsMessage(rec, this.ctx, frame.image ? frameWindow(frame.image) : undefined);
+    const t = nanosOf(k.header.stamp);
+    await this.emit('keypoints', t, k);
+    await this.emit('annotations', t, annotationsMessage(k));
+    const bytes = await frameBytes(frame);
+    if (bytes) await this.emit('image', t, compressedImageMessage(k.header, bytes.format, bytes.data));
+    if (now - this.lastDiagnostics >= 1000) {
+      this.lastDiagnostics = now;
+      await this.emit('diagnostics', t, diagnosticsMessage({ stamp: stampOf(rec.timestamp), frame_id: '' }, this.diagnostics.status(now, this.provider)));
+    }
+  }
+
+  /** Closes every sink. */
+  async close(): Promise<void> {
+    for (const s of this.sinks) await s.close();
+  }
+}

@@ -10,6 +10,7 @@ import { registerInspect } from './commands/inspect.ts';
 import { registerKeygen } from './commands/keygen.ts';
 import { registerExperiment } from './commands/experiment.ts';
 import { registerPrune } from './commands/prune.ts';
+import { registerRos } from './commands/ros.ts';
 import { registerRun } from './commands/run.ts';
 import { registerTrain } from './commands/train.ts';
 
@@ -28,6 +29,7 @@ registerPrune(program);
 registerCertify(program);
 registerExport(program);
 registerRun(program);
+registerRos(program);
 registerKeygen(program);
 registerDemo(program);
 registerExperiment(program);

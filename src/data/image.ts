@@ -18,14 +18,19 @@ export const MAX_IMAGE_PIXELS = 40_000_000;
 
 /** Decodes an image file (PNG, JPEG, …) to RGB; grey images are expanded, alpha dropped. */
 export async function readImage(path: string): Promise<RgbImage> {
+  return decodeImage(path, path);
+}
+
+/** Decodes an encoded image (a file path or its bytes; `name` in errors) to RGB. */
+export async function decodeImage(input: string | Uint8Array, name: string): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels === 3) return { width: info.width, height: info.height, data: new Uint8Array(data) };
     const rgb = new Uint8Array(info.width * info.height * 3);
     for (let i = 0; i < info.width * info.height; i++) rgb.fill(data[i * info.channels]!, 3 * i, 3 * i + 3);
     return { width: info.width, height: info.height, data: rgb };
   } catch (e) {
-    throw new LuxcertError(`${path}: cannot read image (${(e as Error).message.split('\n')[0]})`);
+    throw new LuxcertError(`${name}: cannot read image (${(e as Error).message.split('\n')[0]})`);
   }
 }
 

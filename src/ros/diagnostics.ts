@@ -55,8 +55,8 @@ export class DiagnosticsAggregator {
   status(nowMs: number, provider: string): { level: number; name: string; message: string; hardware_id: string; values: { key: string; value: string }[] } {
     this.samples = this.samples.filter((s) => s.at > nowMs - this.windowS * 1000);
     const ok = this.samples.filter((s) => s.ok);
-    const span = this.samples.length > 1 ? Math.max(1e-3, (this.samples[this.samples.length - 1]!.at - this.samples[0]!.at) / 1000) : this.windowS;
-    const fps = ok.length / (ok.length > 1 ? span : this.windowS);
+    // n frames span n − 1 intervals; a single frame counts over the whole window.
+    const fps = ok.length > 1 ? (ok.length - 1) / Math.max(1e-3, (ok[ok.length - 1]!.at - ok[0]!.at) / 1000) : ok.length / this.windowS;
     const lat = ok.map((s) => s.latency);
     const p50 = lat.length ? quantile(lat, 0.5) : NaN;
     const p99 = lat.length ? quantile(lat, 0.99) : NaN;
@@ -85,6 +85,6 @@ export class DiagnosticsAggregator {
 }
 
 /** diagnostic_msgs/DiagnosticArray with one status. */
-export function diagnosticsMessage(header: Header, status: ReturnType<DiagnosticsAggregator['status']>): unknown {
+export function diagnosticsMessage(header: Header, status: ReturnType<DiagnosticsAggregator['status']>): Record<string, unknown> {
   return { header, status: [status] };
 }

@@ -2,7 +2,7 @@ import type { Window } from '../data/crop.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import type { Box } from '../model/perturbation.ts';
 import { toImagePixels } from '../runtime/frames.ts';
-import type { FrameRecord } from '../runtime/stream.ts';
+import type { FrameResult } from '../runtime/runtime.ts';
 
 /** builtin_interfaces/Time. */
 export interface Time { sec: number; nanosec: number }
@@ -47,29 +47,37 @@ export const nanosOf = (t: Time): bigint => BigInt(t.sec) * 1_000_000_000n + Big
 
 const boxMsg = (b: Box): PerturbationBoxMsg => ({ contrast_min: b.alphaLo, contrast_max: b.alphaHi, brightness_min: b.betaLo, brightness_max: b.betaHi });
 
+/** One region of a frame and the runtime's result for it (keypoints in model-input pixels of `win`). */
+export interface CertifiedRegion {
+  result: FrameResult;
+  win: Window;
+  /** Where the region came from: "centre", "fixed", "detection:<id>", "tracked". */
+  source: string;
+}
+
 /**
- * The luxcert_msgs/CertifiedKeypoints message of one frame: keypoints in full-image pixels of the
- * window `win` the model saw, the certified box, and the claim they are certified under.
+ * The luxcert_msgs/CertifiedKeypoints message of one frame: per region, keypoints in full-image
+ * pixels, the certified box, and the claim they are certified under; no region for a frame that
+ * could not be processed.
  */
-export function keypointsMessage(rec: FrameRecord, ctx: StreamContext, win: Window | undefined, source = 'centre'): CertifiedKeypointsMsg {
-  const base = {
-    header: { stamp: stampOf(rec.timestamp), frame_id: ctx.frameId },
+export function keypointsMessage(stamp: Time, ctx: StreamContext, regions: CertifiedRegion[]): CertifiedKeypointsMsg {
+  const objects = regions.map(({ result: r, win, source }) => {
+    const scale = win.side / ctx.meta.inputSize[1];
+    const keypoints = r.keypoints.map((k, id) => {
+      const [x, y] = toImagePixels(win, ctx.meta, k.x, k.y);
+      return { id, name: k.name, x, y, score: NaN, verdict: VERDICT[k.verdict] };
+    });
+    return {
+      source, roi_x: win.cx - win.side / 2, roi_y: win.cy - win.side / 2, roi_size: win.side, keypoints,
+      certified_box: boxMsg(r.box), extent: Float32Array.from(r.extent), complete: r.complete, tolerance_px: r.tolerance * scale,
+    };
+  });
+  const sum = (f: (r: FrameResult) => number) => regions.reduce((a, g) => a + f(g.result), 0);
+  return {
+    header: { stamp, frame_id: ctx.frameId },
     model_name: ctx.modelName, model_sha256: ctx.modelSha256, keypoint_names: ctx.meta.keypoints,
     skeleton: Uint32Array.from(ctx.meta.skeleton.flat()), max_box: boxMsg(ctx.maxBox), tolerance_input_px: ctx.tolerance,
-  };
-  if (!rec.ok || !win) return { ...base, objects: [], inference_ms: 0, certify_ms: 0 };
-  const scale = win.side / ctx.meta.inputSize[1];
-  const keypoints = rec.keypoints.map((k, id) => {
-    const [x, y] = toImagePixels(win, ctx.meta, k.x, k.y);
-    return { id, name: k.name, x, y, score: NaN, verdict: VERDICT[k.verdict] };
-  });
-  return {
-    ...base,
-    objects: [{
-      source, roi_x: win.cx - win.side / 2, roi_y: win.cy - win.side / 2, roi_size: win.side, keypoints,
-      certified_box: boxMsg(rec.box), extent: Float32Array.from(rec.extent), complete: rec.complete, tolerance_px: rec.tolerance * scale,
-    }],
-    inference_ms: rec.latencyMs.preprocess + rec.latencyMs.inference, certify_ms: rec.latencyMs.certify,
+    objects, inference_ms: sum((r) => r.latencyMs.preprocess + r.latencyMs.inference), certify_ms: sum((r) => r.latencyMs.certify),
   };
 }
 
@@ -84,7 +92,7 @@ const POINTS = { lineLoop: 2, lineList: 4 } as const;
  * The foxglove_msgs/ImageAnnotations overlay of a keypoints message: each keypoint as a circle and
  * its tolerance square coloured by verdict, the skeleton, and the certified box as text.
  */
-export function annotationsMessage(k: CertifiedKeypointsMsg): unknown {
+export function annotationsMessage(k: CertifiedKeypointsMsg): Record<string, unknown> {
   const t = k.header.stamp;
   const circles = [];
   const points = [];
@@ -114,6 +122,6 @@ export function annotationsMessage(k: CertifiedKeypointsMsg): unknown {
 }
 
 /** sensor_msgs/CompressedImage of a frame's encoded bytes. */
-export function compressedImageMessage(header: Header, format: 'jpeg' | 'png', data: Uint8Array): unknown {
+export function compressedImageMessage(header: Header, format: 'jpeg' | 'png', data: Uint8Array): Record<string, unknown> {
   return { header, format, data };
 }

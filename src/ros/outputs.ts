@@ -75,7 +75,8 @@ export class FrameOutputs {
     const now = performance.now();
     this.diagnostics.record(rec, now);
     this.diagnostics.setDropped(dropped);
-    const k = keypointsMessage(rec, this.ctx, frame.image ? frameWindow(frame.image) : undefined);
+    const regions = rec.ok && frame.image ? [{ result: rec, win: frameWindow(frame.image), source: 'centre' }] : [];
+    const k = keypointsMessage(stampOf(rec.timestamp), this.ctx, regions);
     const t = nanosOf(k.header.stamp);
     await this.emit('keypoints', t, k);
     await this.emit('annotations', t, annotationsMessage(k));

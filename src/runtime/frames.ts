@@ -61,9 +61,9 @@ export function toImagePixels(win: Window, meta: ModelMeta, x: number, y: number
   return [win.cx - win.side / 2 + (x * win.side) / meta.inputSize[1], win.cy - win.side / 2 + (y * win.side) / meta.inputSize[0]];
 }
 
-/** The model input of a frame: the centred square, resized to the model's input, scaled to [0, 1]. */
-export function preprocessFrame(img: RgbImage, meta: ModelMeta): Float32Array {
+/** The model input of a frame: a window (default the centred square), resized to the model's input, scaled to [0, 1]. */
+export function preprocessFrame(img: RgbImage, meta: ModelMeta, win: Window = frameWindow(img)): Float32Array {
   const out = new Float32Array(3 * meta.inputSize[0] * meta.inputSize[1]);
-  sampleWindow(img, frameWindow(img), meta.inputSize, meta.pixelScale, out);
+  sampleWindow(img, win, meta.inputSize, meta.pixelScale, out);
   return out;
 }

@@ -6,6 +6,7 @@ import { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
 import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
+import type { Window } from '../data/crop.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';
 import { decodeKeypoints } from '../model/heads.ts';
@@ -69,7 +70,7 @@ async function openWithProviders(bytes: Uint8Array, providers: string[], threads
 
 /** A bundle ready to run: inference plus the per-frame certified-box search, both in onnxruntime. */
 export class Runtime {
-  private constructor(readonly bundle: Bundle, readonly provider: string, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private readonly budgetMs: number) {}
+  private constructor(readonly bundle: Bundle, readonly provider: string, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private budgetMs: number) {}
 
   /** Opens the bundle's model and certifier. */
   static async open(bundle: Bundle, o: RuntimeOptions): Promise<Runtime> {
@@ -78,11 +79,14 @@ export class Runtime {
     return new Runtime(bundle, provider, session, bounds, o.budgetMs ?? bundle.manifest.search.budgetMs);
   }
 
-  /** Keypoints and the certified box for one frame; a LuxcertError when the frame has neither. */
-  async processFrame(img: RgbImage): Promise<FrameResult> {
+  /**
+   * Keypoints and the certified box for one frame, seen through `win` (default: its centred
+   * square); a LuxcertError when the frame has neither. Keypoints are in model-input pixels.
+   */
+  async processFrame(img: RgbImage, win?: Window): Promise<FrameResult> {
     const { meta, tolerance, maxBox } = this.bundle.manifest;
     const t0 = performance.now();
-    const x = preprocessFrame(img, meta);
+    const x = preprocessFrame(img, meta, win);
     const t1 = performance.now();
     const dims = [3, ...meta.inputSize];
     const out = await runSession(this.model, { [this.model.inputNames[0]!]: { dims: [1, ...dims], data: x } });
@@ -102,8 +106,14 @@ export class Runtime {
   }
 
   /** Model input of a frame (for checks that re-run the model on perturbations). */
-  input(img: RgbImage): Float32Array {
-    return preprocessFrame(img, this.bundle.manifest.meta);
+  input(img: RgbImage, win?: Window): Float32Array {
+    return preprocessFrame(img, this.bundle.manifest.meta, win);
+  }
+
+  /** Changes the per-frame certification budget (the ROS node's dynamic parameter). */
+  setBudget(ms: number): void {
+    if (!(Number.isFinite(ms) && ms > 0)) throw new LuxcertError(`budget must be a positive number of milliseconds, got ${ms}`);
+    this.budgetMs = ms;
   }
 
   /** Frees both sessions. */

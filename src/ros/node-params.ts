@@ -24,7 +24,7 @@ const spec = <T extends ParamType>(s: ParamSpec<T>): ParamSpec<T> => s;
 /** Every parameter of `luxcert ros`, declared with these descriptors. */
 export const NODE_PARAMS = {
   bundle: spec({ type: 'string', default: '', description: 'bundle folder from luxcert export (required)' }),
-  trust_keys: spec({ type: 'string_array', default: [], description: 'Ed25519 public keys (PEM files); when set, only bundles signed by one of them load' }),
+  trust_keys: spec({ type: 'string_array', default: [], description: 'Ed25519 public keys (PEM files); when set, only bundles signed by one of them load (empty strings are ignored: ROS parameter files cannot write an empty list)' }),
   budget_ms: spec({ type: 'double', default: 0, range: [0, 10_000], dynamic: true, description: 'per-frame certification budget in ms (0: the bundle\'s)' }),
   threads: spec({ type: 'integer', default: 0, range: [0, 64], description: 'onnxruntime intra-op threads (0: onnxruntime\'s default)' }),
   providers: spec({ type: 'string_array', default: ['cuda', 'cpu'], description: 'onnxruntime execution providers to try, best first (cpu is always last)' }),
@@ -74,7 +74,7 @@ export function checkParam(name: string, value: unknown): string | undefined {
     : t === 'double' ? typeof value === 'number' && Number.isFinite(value)
     : t === 'string' ? typeof value === 'string'
     : Array.isArray(value) && value.every((v) => (t === 'double_array' ? typeof v === 'number' && Number.isFinite(v) : typeof v === 'string'));
-  if (!ok) return `${name} must be a ${t.replace('_', ' ')}`;
+  if (!ok) return `${name} must be ${t === 'integer' ? 'an integer' : `a ${t.replace('_', ' ')}`}`;
   if (s.range && !(Number(value) >= s.range[0] && Number(value) <= s.range[1])) return `${name} must be in [${s.range[0]}, ${s.range[1]}], got ${String(value)}`;
   if (s.choices && !s.choices.includes(value as string)) return `${name} must be one of ${s.choices.join(', ')}, got '${String(value)}'`;
   if (name === 'image_topic' || name === 'detections_topic') {
@@ -91,7 +91,7 @@ export function nodeSettings(values: Partial<Record<ParamName, unknown>>): NodeS
   if (v.roi_mode === 'fixed' && !(v.roi.length === 3 && v.roi[2]! > 0)) bad.push('roi must be [x, y, size] with size > 0 when roi_mode is fixed');
   if (bad.length > 0) throw new LuxcertError(`bad parameters: ${bad.join('; ')}`);
   return {
-    bundle: v.bundle, trustKeys: v.trust_keys, ...(v.budget_ms > 0 ? { budgetMs: v.budget_ms } : {}), ...(Number(v.threads) > 0 ? { threads: Number(v.threads) } : {}),
+    bundle: v.bundle, trustKeys: v.trust_keys.filter((k) => k !== ''), ...(v.budget_ms > 0 ? { budgetMs: v.budget_ms } : {}), ...(Number(v.threads) > 0 ? { threads: Number(v.threads) } : {}),
     providers: v.providers, imageTopic: v.image_topic, compressed: v.compressed, reliability: v.qos_reliability as 'best_effort' | 'reliable',
     roiMode: v.roi_mode as RoiMode, roi: v.roi, detectionsTopic: v.detections_topic, detectionStampToleranceMs: v.detection_stamp_tolerance_ms,
     publishAnnotatedImage: v.publish_annotated_image, autostart: v.autostart,

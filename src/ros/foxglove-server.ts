@@ -23,7 +23,7 @@ export const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
  */
 class BoundedSocket implements IWebSocket {
   dropped = 0;
-  constructor(private readonly ws: WebSocket, private readonly limit: number) {}
+  constructor(private readonly ws: WebSocket, private readonly limit: number, private readonly name: string) {}
   get binaryType(): string { return this.ws.binaryType; }
   set binaryType(v: string) { this.ws.binaryType = v as WebSocket['binaryType']; }
   get protocol(): string { return this.ws.protocol; }
@@ -38,7 +38,7 @@ class BoundedSocket implements IWebSocket {
   close(): void { this.ws.close(); }
   send(data: string | ArrayBuffer | ArrayBufferView): void {
     if (typeof data !== 'string' && this.ws.bufferedAmount > this.limit) {
-      this.dropped++;
+      if (this.dropped++ === 0) log.warn({ client: this.name, waitingBytes: this.ws.bufferedAmount }, 'Foxglove client is not keeping up: dropping its messages');
       return;
     }
     this.ws.send(data);
@@ -78,9 +78,9 @@ export class FoxgloveLive implements MessageSink {
     });
     const live = new FoxgloveLive(wss, server, channels, (wss.address() as { port: number }).port);
     wss.on('connection', (ws, req) => {
-      const socket = new BoundedSocket(ws, limit);
-      live.sockets.add(socket);
       const name = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const socket = new BoundedSocket(ws, limit, name);
+      live.sockets.add(socket);
       ws.on('close', () => {
         live.sockets.delete(socket);
         live.droppedBefore += socket.dropped;

@@ -80,7 +80,8 @@ export class FrameOutputs {
     const t = nanosOf(k.header.stamp);
     await this.emit('keypoints', t, k);
     await this.emit('annotations', t, annotationsMessage(k));
-    const bytes = await frameBytes(frame);
+    // A frame that failed (undecodable, oversized) is not copied into the outputs.
+    const bytes = rec.ok ? await frameBytes(frame) : undefined;
     if (bytes) await this.emit('image', t, compressedImageMessage(k.header, bytes.format, bytes.data));
     if (now - this.lastDiagnostics >= 1000) {
       this.lastDiagnostics = now;

@@ -96,8 +96,11 @@ export async function runNode(argv: string[]): Promise<void> {
     let id = 0;
     const offer = (header: Header, decode: () => Promise<RgbImage>) => {
       const frame = { id: id++, source: s.imageTopic, timestamp: Number(nanos(header.stamp) / 1_000_000n) };
-      headers.set(frame, header);
-      decode().then((image) => q.push({ ...frame, image }), (e: Error) => {
+      decode().then((image) => {
+        const decoded = { ...frame, image };
+        headers.set(decoded, header);
+        q.push(decoded);
+      }, (e: Error) => {
         diagnostics.record({ frame: frame.id, source: frame.source, timestamp: frame.timestamp, ok: false, error: e.message }, performance.now());
         log.warn({ error: e.message }, 'image refused');
       });

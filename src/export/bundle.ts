@@ -32,7 +32,7 @@ export interface ExportOptions {
 }
 
 /** The runtime's search strategy, recorded in the manifest. */
-export const SEARCH_STRATEGY = 'symmetric scales, refinement, then each side alone and the combination verified; each candidate bounded as grid × grid sub-boxes';
+export const SEARCH_STRATEGY = 'anytime branch-and-bound over sub-boxes of the maximum box (first cut grid × grid), largest first; unprovable sub-boxes at 1/64 of the box are excluded by the cheapest side; at the budget, unproven sub-boxes are excluded nearest first';
 
 /**
  * The certifier of a model for a claim: the bound graph of the model as luxcert imports it from

@@ -1,6 +1,6 @@
 import { LuxcertError } from '../core/errors.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
-import { gridBoxes, type Box } from '../model/perturbation.ts';
+import { gridBoxes, splitBox, type Box } from '../model/perturbation.ts';
 import { checkProperty, isProven, proofMargin, type KeypointProperty } from '../certify/property.ts';
 
 /** The outcome of one frame's search. */
@@ -16,89 +16,154 @@ export interface BoxSearchResult {
   complete: boolean;
 }
 
-type Extent = [number, number, number, number];
+/** Sub-boxes narrower than this share of the maximum box on both axes are not split further. */
+export const MIN_SUB_BOX = 1 / 64;
 
-/** The box reaching fraction t of the maximum box's extent on each side of the identity (1, 0). */
-function boxAt(max: Box, t: Extent): Box {
-  return {
-    alphaLo: 1 - t[0] * (1 - max.alphaLo),
-    alphaHi: 1 + t[1] * (max.alphaHi - 1),
-    betaLo: t[2] * max.betaLo,
-    betaHi: t[3] * max.betaHi,
-  };
+/** The identity point as a box. */
+const IDENTITY: Box = { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 };
+
+/**
+ * Whether two boxes share interior, an axis on which the maximum box has no width (a zero contrast
+ * or brightness range) counting as shared: the search is then one-dimensional.
+ */
+function overlaps(a: Box, b: Box, max: Box): boolean {
+  const flatA = max.alphaHi === max.alphaLo;
+  const flatB = max.betaHi === max.betaLo;
+  return (flatA || (a.alphaLo < b.alphaHi && b.alphaLo < a.alphaHi)) && (flatB || (a.betaLo < b.betaHi && b.betaLo < a.betaHi));
+}
+
+/** Fraction of the maximum box reached on each side by `b`. */
+function extentOf(b: Box, max: Box): [number, number, number, number] {
+  const frac = (v: number, full: number) => (full > 0 ? v / full : 1);
+  return [frac(1 - b.alphaLo, 1 - max.alphaLo), frac(b.alphaHi - 1, max.alphaHi - 1), frac(0 - b.betaLo, 0 - max.betaLo), frac(b.betaHi, max.betaHi)];
+}
+
+/** `b` cut along the edges of `c`: the part inside `c` first (when there is one), then the parts outside. */
+function cutAt(b: Box, c: Box, max: Box): Box[] {
+  if (!overlaps(b, c, max)) return [b];
+  const inner: Box = { alphaLo: Math.max(b.alphaLo, c.alphaLo), alphaHi: Math.min(b.alphaHi, c.alphaHi), betaLo: Math.max(b.betaLo, c.betaLo), betaHi: Math.min(b.betaHi, c.betaHi) };
+  const out: Box[] = [inner];
+  if (b.alphaLo < inner.alphaLo) out.push({ ...b, alphaHi: inner.alphaLo });
+  if (inner.alphaHi < b.alphaHi) out.push({ ...b, alphaLo: inner.alphaHi });
+  if (b.betaLo < inner.betaLo) out.push({ ...inner, betaLo: b.betaLo, betaHi: inner.betaLo });
+  if (inner.betaHi < b.betaHi) out.push({ ...inner, betaLo: inner.betaHi, betaHi: b.betaHi });
+  return out;
 }
 
 /**
- * Anytime search for the largest certified box around (1, 0) inside `max`, one bound pass per
- * candidate (no splitting), candidates batched into as few calls as possible:
- * 1. symmetric scales t = 1/B … 1 of the maximum box; the largest certified one is kept;
- * 2. refinement between that scale and the next (failed) one;
- * 3. each side grown on its own from the symmetric result (a bright frame tolerates darkening
- *    better than brightening), then the combination is verified before it is kept.
- * Stops at the time budget between calls; whatever was verified last is returned.
+ * A box is published only when no axis that has width in the maximum box was cut to zero width:
+ * then every point of it lies in a proven sub-box (a collapsed segment could lie on the edge
+ * between two unproven ones), else only the identity point is.
+ */
+function publishable(b: Box, max: Box): Box {
+  const collapsed = (lo: number, hi: number, mlo: number, mhi: number) => mhi > mlo && !(hi > lo);
+  return collapsed(b.alphaLo, b.alphaHi, max.alphaLo, max.alphaHi) || collapsed(b.betaLo, b.betaHi, max.betaLo, max.betaHi) ? IDENTITY : b;
+}
+
+/**
+ * The box around the identity inside `max` that overlaps none of `bad` and reaches furthest (sum
+ * of the four side extents): for every choice of the two sides of one axis among the edges of the
+ * bad boxes, the other axis's sides are then forced (a bad box not excluded by the first axis must
+ * be by the second; one straddling the identity on the second axis rules the choice out).
+ */
+function bestBoxAvoiding(bad: readonly Box[], max: Box): Box {
+  let best = IDENTITY;
+  let bestScore = 0;
+  const consider = (b: Box) => {
+    const p = publishable(b, max);
+    const score = extentOf(p, max).reduce((a, e) => a + e, 0);
+    if (score > bestScore) [best, bestScore] = [p, score];
+  };
+  const flat = (x: 'alpha' | 'beta') => max[`${x}Hi`] === max[`${x}Lo`];
+  for (const axis of ['beta', 'alpha'] as const) {
+    const other = axis === 'beta' ? 'alpha' : 'beta';
+    const mid = (x: 'alpha' | 'beta') => (x === 'alpha' ? 1 : 0);
+    const lo = `${axis}Lo` as const;
+    const hi = `${axis}Hi` as const;
+    const his = [...new Set([max[hi], ...bad.filter((b) => b[lo] >= mid(axis)).map((b) => b[lo])])];
+    const los = [...new Set([max[lo], ...bad.filter((b) => b[hi] <= mid(axis)).map((b) => b[hi])])];
+    for (const h of his) {
+      for (const l of los) {
+        let oLo = max[`${other}Lo`];
+        let oHi = max[`${other}Hi`];
+        let ok = true;
+        for (const b of bad) {
+          // A flat axis (no width in the maximum box) excludes nothing.
+          if (!flat(axis) && (b[lo] >= h || b[hi] <= l)) continue;
+          if (flat(other)) ok = false;
+          else if (b[`${other}Lo`] >= mid(other)) oHi = Math.min(oHi, b[`${other}Lo`]);
+          else if (b[`${other}Hi`] <= mid(other)) oLo = Math.max(oLo, b[`${other}Hi`]);
+          else ok = false;
+          if (!ok) break;
+        }
+        if (ok) consider({ [lo]: l, [hi]: h, [`${other}Lo`]: oLo, [`${other}Hi`]: oHi } as unknown as Box);
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Anytime search for the largest certified box around (1, 0) inside `max`, until the time budget.
+ * The candidate starts as the whole maximum box (cut into grid × grid sub-boxes) and is proven by
+ * branch-and-bound: each round bounds a full certifier call of the unproven sub-boxes inside the
+ * candidate, nearest the identity first, and splits each one some keypoint is not proven on. A
+ * sub-box still unproven at MIN_SUB_BOX of the maximum on both axes is given up, and the candidate
+ * becomes the best box that avoids every given-up sub-box (`bestBoxAvoiding`); proven sub-boxes
+ * stay proven, so no work is redone. When the budget runs out, the published box is the best one
+ * avoiding everything still unproven: always covered by proven sub-boxes, the identity point at worst.
  */
 export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1): Promise<BoxSearchResult> {
   const t0 = performance.now();
   checkProperty(prop);
   if (!image.every(Number.isFinite)) throw new LuxcertError('the frame contains NaN or Inf: nothing can be certified about it');
   const k = prop.meta.keypoints.length;
-  const n = Math.max(1, Math.floor(bounds.options.boxes / (grid * grid)));
-  let best: Extent = [0, 0, 0, 0];
+  const per = bounds.options.boxes;
+  const minA = (max.alphaHi - max.alphaLo) * MIN_SUB_BOX;
+  const minB = (max.betaHi - max.betaLo) * MIN_SUB_BOX;
+  // The maximum box is always covered by proven sub-boxes (dropped), `unproven` and `hopeless`.
+  let unproven: Box[] = gridBoxes(max, grid);
+  const hopeless: Box[] = [];
+  let candidate: Box = max;
   let rounds = 0;
   let boxesBounded = 0;
-  // A candidate is certified when each of its grid × grid sub-boxes is (one level of splitting, batched).
-  const certified = async (cands: Extent[]): Promise<boolean[]> => {
-    const subs = cands.flatMap((c) => gridBoxes(boxAt(max, c), grid));
-    const bs = await bounds.bounds(image, dims, subs);
+  const area = (b: Box) => (b.alphaHi - b.alphaLo) * (b.betaHi - b.betaLo);
+  const dist = (b: Box) => Math.max(0, b.alphaLo - 1, 1 - b.alphaHi) / (max.alphaHi - max.alphaLo || 1) + Math.max(0, b.betaLo, -b.betaHi) / (max.betaHi - max.betaLo || 1);
+  while (performance.now() - t0 < budgetMs) {
+    // Only what overlaps the candidate needs proof now; the rest waits in case the candidate moves.
+    unproven = unproven.flatMap((b) => cutAt(b, candidate, max));
+    let active = unproven.filter((b) => overlaps(b, candidate, max));
+    if (active.length === 0) break;
+    // A call costs about the same with one box as with `per`: split until the call is full.
+    while (active.length * 2 <= per) {
+      const split = new Set(active);
+      active = active.flatMap((b) => splitBox(b));
+      unproven = [...unproven.filter((b) => !split.has(b)), ...active];
+    }
+    // Inside out: nearest the identity first (the largest among equals), so a proven core grows
+    // outwards and what the budget leaves unproven lies at the rim, cheap to cut off.
+    active.sort((a, b) => dist(a) - dist(b) || area(b) - area(a));
+    const take = active.slice(0, per);
+    const taken = new Set(take);
+    unproven = unproven.filter((b) => !taken.has(b));
+    const bs = await bounds.bounds(image, dims, take);
     rounds++;
-    boxesBounded += subs.length;
-    const ok = bs.map((b) => {
-      for (let j = 0; j < k; j++) if (!isProven(proofMargin(prop, b, j))) return false;
-      return true;
+    boxesBounded += take.length;
+    let lost = false;
+    take.forEach((sub, i) => {
+      let proven = true;
+      for (let j = 0; j < k && proven; j++) proven = isProven(proofMargin(prop, bs[i]!, j));
+      if (proven) return;
+      if (sub.alphaHi - sub.alphaLo <= minA && sub.betaHi - sub.betaLo <= minB) {
+        hopeless.push(sub);
+        lost = true;
+      } else unproven.push(...splitBox(sub));
     });
-    return cands.map((_, i) => ok.slice(i * grid * grid, (i + 1) * grid * grid).every(Boolean));
-  };
-  const timeLeft = () => performance.now() - t0 < budgetMs;
-  const sym = (t: number): Extent => [t, t, t, t];
-
-  // 1. Symmetric scales.
-  let lo = 0;
-  let hi = 1;
-  {
-    const ts = Array.from({ length: n }, (_, i) => (i + 1) / n);
-    const ok = await certified(ts.map(sym));
-    const i = ok.lastIndexOf(true);
-    if (i >= 0) lo = best[0] = best[1] = best[2] = best[3] = ts[i]!;
-    hi = i + 1 < n ? ts[i + 1]! : 1;
+    if (lost) candidate = bestBoxAvoiding(hopeless, max);
+    if (candidate === IDENTITY) break;
   }
-  // 2. Refine between the best certified and the first failed scale.
-  if (lo < 1 && timeLeft()) {
-    const ts = Array.from({ length: n }, (_, i) => lo + ((hi - lo) * (i + 1)) / (n + 1));
-    const ok = await certified(ts.map(sym));
-    const i = ok.lastIndexOf(true);
-    if (i >= 0) best = sym(ts[i]!);
-  }
-  // 3. Grow each side alone, then verify the combination.
-  if (best[0] < 1 && timeLeft()) {
-    const per = Math.max(1, Math.floor(n / 4));
-    const cands: Extent[] = [];
-    for (let side = 0; side < 4; side++) {
-      for (let j = 1; j <= per; j++) {
-        const c = [...best] as Extent;
-        c[side] = best[side]! + ((1 - best[side]!) * j) / per;
-        cands.push(c);
-      }
-    }
-    const ok = await certified(cands);
-    const grown = [...best] as Extent;
-    cands.forEach((c, i) => {
-      const side = Math.floor(i / per);
-      if (ok[i] && c[side]! > grown[side]!) grown[side] = c[side]!;
-    });
-    if (grown.some((g, i) => g > best[i]!) && timeLeft()) {
-      const [combined] = await certified([grown]);
-      if (combined) best = grown;
-    }
-  }
-  return { box: boxAt(max, best), extent: best, rounds, boxesBounded, ms: performance.now() - t0, complete: best.every((t) => t >= 1) };
+  // Whatever is still unproven is cut off as cheaply as possible.
+  const box = bestBoxAvoiding([...hopeless, ...unproven], max);
+  const extent = extentOf(box, max);
+  return { box, extent, rounds, boxesBounded, ms: performance.now() - t0, complete: extent.every((e) => e >= 1) };
 }

@@ -17,7 +17,7 @@ import { keyId, signatureKey, signerOf, signPayload, verifyPayload } from './sig
 /** Size limits of what a bundle may hold, checked before anything is read. */
 export const BUNDLE_LIMITS = { manifestBytes: 1 << 20, modelBytes: 1 << 30, certifierBytes: 1 << 30 } as const;
 
-const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Options of `luxcert export`. */
 export interface ExportOptions {
@@ -25,14 +25,14 @@ export interface ExportOptions {
   tolerance: number;
   boxesPerCall: number;
   budgetMs: number;
-  /** Each candidate box is certified as grid × grid sub-boxes. */
+  /** The per-frame search starts from the maximum box cut into grid × grid sub-boxes. */
   grid: number;
   /** Sign the manifest with this Ed25519 private key, naming `signer`. */
   sign?: { key: KeyObject; signer?: string };
 }
 
 /** The runtime's search strategy, recorded in the manifest. */
-export const SEARCH_STRATEGY = 'anytime branch-and-bound over sub-boxes of the maximum box (first cut grid × grid), largest first; unprovable sub-boxes at 1/64 of the box are excluded by the cheapest side; at the budget, unproven sub-boxes are excluded nearest first';
+export const SEARCH_STRATEGY = 'anytime branch-and-bound over sub-boxes of the maximum box (first cut grid × grid), nearest the identity first; sub-boxes unproven at 1/64 of the box are given up; the published box is the furthest-reaching box around the identity that avoids every given-up or still-unproven sub-box';
 
 /**
  * The certifier of a model for a claim: the bound graph of the model as luxcert imports it from

@@ -26,7 +26,7 @@ export function registerExport(program: Command): void {
     .option('--tolerance <t>', 'pixels (L∞) a keypoint may move', d.tolerance)
     .option('--boxes-per-call <n>', 'candidate boxes per certifier call', d.boxesPerCall)
     .option('--budget-ms <ms>', 'default per-frame certification budget', d.budgetMs)
-    .option('--split <g>', 'certify each candidate box as g × g sub-boxes (larger boxes, more time)', d.split)
+    .option('--split <g>', 'start the per-frame search from the maximum box cut into g × g sub-boxes', d.split)
     .option('--sign <key>', 'sign the manifest with this Ed25519 private key (PEM; luxcert keygen)')
     .option('--signer <name>', 'who signs, recorded (and signed) in the manifest')
     .option('--json', 'machine-readable output');

@@ -3,6 +3,7 @@ import { LOG_LEVELS, setLogLevel } from '../core/logger.ts';
 import { LUXCERT_VERSION } from '../core/version.ts';
 import { registerCertify } from './commands/certify.ts';
 import { registerData } from './commands/data.ts';
+import { registerDoctor } from './commands/doctor.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExport } from './commands/export.ts';
@@ -31,6 +32,7 @@ registerExport(program);
 registerRun(program);
 registerRos(program);
 registerKeygen(program);
+registerDoctor(program);
 registerDemo(program);
 registerExperiment(program);
 

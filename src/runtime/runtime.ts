@@ -42,7 +42,7 @@ const runtimeDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-n
  * CUDA/TensorRT libraries come from its install script or a self-built runtime). Checking first
  * keeps onnxruntime from printing load errors for providers that cannot exist here.
  */
-function providerInstalled(p: string): boolean {
+export function providerInstalled(p: string): boolean {
   if (p === 'cpu') return true;
   const lib = `libonnxruntime_providers_${p}.so`;
   const dir = join(runtimeDir, '..', 'bin', 'napi-v6', process.platform, process.arch);

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import type { Frame } from '../runtime/frames.ts';
 import { frameWindow } from '../runtime/frames.ts';
 import type { FrameRecord } from '../runtime/stream.ts';
+import type { SystemMonitor, SystemSample } from '../runtime/system-stats.ts';
 import { DiagnosticsAggregator, diagnosticsMessage, type DiagnosticsThresholds } from './diagnostics.ts';
 import { MessageEncoder } from './encoder.ts';
 import type { MessageType } from './interfaces.ts';
@@ -21,7 +22,19 @@ export const OUTPUT_CHANNELS = {
   annotations: { topic: '/luxcert/annotations', type: 'foxglove_msgs/msg/ImageAnnotations' },
   image: { topic: '/luxcert/image/compressed', type: 'sensor_msgs/msg/CompressedImage' },
   diagnostics: { topic: '/diagnostics', type: 'diagnostic_msgs/msg/DiagnosticArray' },
+  system: { topic: '/luxcert/system', type: 'diagnostic_msgs/msg/DiagnosticArray' },
 } as const satisfies Record<string, OutputChannel>;
+
+/** A machine reading as a diagnostic_msgs/DiagnosticArray: CPU, memory, GPU, every temperature and power rail. */
+export function systemMessage(s: SystemSample): Record<string, unknown> {
+  const v = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(1));
+  const values = [
+    ['cpu %', v(s.cpuPercent)], ['ram used MB', v(s.ramUsedMB)], ['ram total MB', v(s.ramTotalMB)], ['gpu %', v(s.gpuPercent)],
+    ...Object.entries(s.temperatures).map(([k, t]) => [`temp ${k} C`, t.toFixed(1)]),
+    ...Object.entries(s.powerMw).map(([k, p]) => [`power ${k} mW`, String(p)]),
+  ].map(([key, value]) => ({ key, value }));
+  return { header: { stamp: stampOf(s.at), frame_id: '' }, status: [{ level: 0, name: 'luxcert: system', message: s.source, hardware_id: 'luxcert', values }] };
+}
 
 /** The name of an output channel. */
 export type ChannelKey = keyof typeof OUTPUT_CHANNELS;
@@ -54,14 +67,17 @@ async function frameBytes(frame: Frame): Promise<{ format: 'png' | 'jpeg'; data:
 
 /**
  * Turns each frame's result into the output channels' messages — keypoints, overlay, the frame
- * itself and, once a second, diagnostics — encodes each once and hands it to every sink.
+ * itself, once a second diagnostics, and the machine's readings when a monitor is given — encodes
+ * each once and hands it to every sink.
  */
 export class FrameOutputs {
   private readonly encoder = new MessageEncoder();
   readonly diagnostics: DiagnosticsAggregator;
   private lastDiagnostics = -Infinity;
 
-  constructor(private readonly ctx: StreamContext, private readonly sinks: MessageSink[], private readonly provider: string, thresholds?: DiagnosticsThresholds) {
+  private lastSystem = 0;
+
+  constructor(private readonly ctx: StreamContext, private readonly sinks: MessageSink[], private readonly provider: string, thresholds?: DiagnosticsThresholds, private readonly system?: SystemMonitor) {
     this.diagnostics = new DiagnosticsAggregator(thresholds);
   }
 
@@ -83,6 +99,13 @@ export class FrameOutputs {
     // A frame that failed (undecodable, oversized) is not copied into the outputs.
     const bytes = rec.ok ? await frameBytes(frame) : undefined;
     if (bytes) await this.emit('image', t, compressedImageMessage(k.header, bytes.format, bytes.data));
+    // Machine readings arrive on their own clock; they are written here, between frames, because
+    // a recording takes one write at a time.
+    const sys = this.system?.latest;
+    if (sys && sys.at !== this.lastSystem) {
+      this.lastSystem = sys.at;
+      await this.emit('system', nanosOf(stampOf(sys.at)), systemMessage(sys));
+    }
     if (now - this.lastDiagnostics >= 1000) {
       this.lastDiagnostics = now;
       await this.emit('diagnostics', t, diagnosticsMessage({ stamp: stampOf(rec.timestamp), frame_id: '' }, this.diagnostics.status(now, this.provider)));

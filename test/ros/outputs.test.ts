@@ -22,7 +22,7 @@ import type { FrameRecord } from '../../src/runtime/stream.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
 import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { readMcap } from './helpers.ts';
+import { readMcap } from '../../src/ros/mcap-reader.ts';
 
 const root = tmpDir('ros-outputs');
 const data = join(root, 'data');
@@ -124,6 +124,9 @@ describe('MCAP recording and the live Foxglove server', () => {
     const images = by('/luxcert/image/compressed');
     assert.equal(images.length, lines.length);
     assert.ok(by('/diagnostics').length >= 1);
+    const system = by('/luxcert/system');
+    assert.ok(system.length >= 1, 'machine readings are recorded');
+    assert.ok((system[0]!.message.status[0].values as { key: string }[]).some((v) => v.key === 'cpu %'));
     const manifest = loadBundle(bundle).manifest;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
@@ -153,6 +156,20 @@ describe('MCAP recording and the live Foxglove server', () => {
       assert.equal(images[i]!.message.format, 'png');
       assert.deepEqual(Buffer.from(images[i]!.message.data as Uint8Array), readFileSync(line.source));
     }
+  });
+
+  it('the recording carries the machine\'s readings, and luxcert report turns it into an HTML report with its plots', () => {
+    const rec = join(root, 'run.mcap');
+    const html = join(root, 'field.html');
+    const r = luxcert('report', rec, '--out', html, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const page = readFileSync(html, 'utf8');
+    assert.equal((page.match(/<svg/g) ?? []).length, 7);
+    for (const title of ['Frames per second', 'Latency per frame', 'Certified box', 'Frames dropped', 'CPU and GPU load', 'Temperatures', 'Power rails']) assert.ok(page.includes(title), title);
+    const frames = readFileSync(join(root, 'run.jsonl'), 'utf8').trim().split('\n').length;
+    assert.match(page, new RegExp(`<td>frames</td><td>${frames} \\(0 without a result\\)`));
+    assert.match(page, /<td>mean certified extent<\/td><td>\d+\.\d % of the maximum box/);
+    assert.equal(luxcert('report', rec, '--out', rec).code, 1, 'never writes over its input');
   });
 
   it('a recording cut at any byte still yields every message of every complete chunk', async () => {

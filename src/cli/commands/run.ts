@@ -13,6 +13,7 @@ import { FrameOutputs, type MessageSink } from '../../ros/outputs.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
+import { SystemMonitor } from '../../runtime/system-stats.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
@@ -82,10 +83,14 @@ export function registerRun(program: Command): void {
         });
         const source = openSource(f.input);
         const sinks: MessageSink[] = [];
+        // A recording is a field test: it carries the machine's load, temperatures and power too.
+        const monitor = f.record ? SystemMonitor.start() : undefined;
         const outputs = new FrameOutputs(
           { meta: bundle.manifest.meta, modelName: basename(resolve(f.bundle)), modelSha256: bundle.manifest.files.model.sha256, maxBox: bundle.manifest.maxBox, tolerance: bundle.manifest.tolerance, frameId: f.frameId },
           sinks,
           runtime.provider,
+          undefined,
+          monitor,
         );
         const stop = new AbortController();
         const onSignal = (signal: NodeJS.Signals) => {
@@ -126,6 +131,7 @@ export function registerRun(program: Command): void {
             },
           });
         } finally {
+          monitor?.stop();
           results?.finish();
           await outputs.close();
           process.off('SIGINT', onSignal);

@@ -3,14 +3,28 @@ import { MessageReader } from '@foxglove/rosmsg2-serialization';
 import zstd from '@foxglove/wasm-zstd';
 import { McapStreamReader, type TypedMcapRecords } from '@mcap/core';
 
-/** Decodes every message of MCAP bytes from the schemas stored in them, stopping at the first unreadable record. */
-export async function readMcap(bytes: Uint8Array, o: { includeChunks?: boolean } = {}): Promise<{ topic: string; schema: string; logTime: bigint; message: Record<string, any> }[] & { chunks: number[]; error?: string; header?: TypedMcapRecords['Header'] }> {
+/** One decoded message of a recording. */
+export interface RecordedMessage {
+  topic: string;
+  schema: string;
+  logTime: bigint;
+  message: Record<string, any>;
+}
+
+/** The messages of a recording, with its header, the message count of each chunk, and why reading stopped early. */
+export type Recording = RecordedMessage[] & { chunks: number[]; error?: string; header?: TypedMcapRecords['Header'] };
+
+/**
+ * Decodes every message of MCAP bytes from the schemas stored in them (ros2msg + CDR), stopping at
+ * the first unreadable record — so a recording cut short by a hard kill yields every complete chunk.
+ */
+export async function readMcap(bytes: Uint8Array, o: { includeChunks?: boolean } = {}): Promise<Recording> {
   await zstd.isLoaded;
   const reader = new McapStreamReader({ includeChunks: o.includeChunks ?? false, decompressHandlers: { zstd: (buf, size) => zstd.decompress(buf, Number(size)) } });
   reader.append(bytes);
   const schemas = new Map<number, { name: string; reader: MessageReader }>();
   const channels = new Map<number, { topic: string; schemaId: number }>();
-  const out = Object.assign([] as { topic: string; schema: string; logTime: bigint; message: Record<string, any> }[], { chunks: [] as number[] }) as Awaited<ReturnType<typeof readMcap>>;
+  const out = Object.assign([] as RecordedMessage[], { chunks: [] as number[] }) as Recording;
   try {
     for (let r; (r = reader.nextRecord()); ) {
       if (r.type === 'Header') out.header = r;

@@ -25,7 +25,7 @@ function keyedSeries(samples: { t: number; values: KeyValues }[], pattern: RegEx
     for (const kv of s.values) {
       const m = pattern.exec(kv.key);
       const y = Number(kv.value);
-      if (m && Number.isFinite(y)) by.set(m[1]!, [...(by.get(m[1]!) ?? []), { x: s.t, y }]);
+      if (m && Number.isFinite(y)) by.set(m[1]!, [...(by.get(m[1]!) ?? []), { x: Math.round(s.t * 10) / 10, y }]);
     }
   }
   return [...by].map(([name, points], i) => ({ name, color: PALETTE[i % PALETTE.length]!, points }));
@@ -68,20 +68,29 @@ export function fieldReport(messages: RecordedMessage[], source: string): string
     ['power', power.length ? power.map((s) => `${escape(s.name)} mean ${(s.points.reduce((a, p) => a + p.y, 0) / s.points.length / 1000).toFixed(2)} W`).join(', ') : 'no power rail recorded (tegrastats only)'],
   ];
   const mean = (vs: number[]) => vs.reduce((a, b) => a + b, 0) / vs.length;
+  // Per-second windows; the last, partial one would understate the frame rate.
+  const whole = ok.filter((f) => f.t < Math.floor(duration));
+  const plot = (spec: Parameters<typeof linePlot>[0], empty: string) => (spec.series.some((x) => x.points.length > 0) ? linePlot(spec) : `<p><b>${spec.title}</b>: ${empty}</p>`);
   const plots = [
-    linePlot({ id: 'fps', title: 'Frames per second', xLabel: 'time (s)', yLabel: 'frames/s', series: [{ name: 'processed', color: PALETTE[0]!, points: windows(ok.map((f) => ({ t: f.t, v: 1 })), 1, (vs) => vs.length) }] }),
-    linePlot({ id: 'latency', title: 'Latency per frame', xLabel: 'time (s)', yLabel: 'ms', series: [{ name: 'inference + certificate', color: PALETTE[1]!, points: ok.map((f) => ({ x: f.t, y: f.ms })) }] }),
-    linePlot({
+    plot({ id: 'fps', title: 'Frames per second', xLabel: 'time (s)', yLabel: 'frames/s', series: [{ name: 'processed', color: PALETTE[0]!, points: windows(whole.map((f) => ({ t: f.t, v: 1 })), 1, (vs) => vs.length) }] }, 'the recording is shorter than a second'),
+    plot({
+      id: 'latency', title: 'Latency per frame', xLabel: 'time (s)', yLabel: 'ms',
+      series: [
+        { name: 'p50 per second', color: PALETTE[1]!, points: windows(ok.map((f) => ({ t: f.t, v: f.ms })), 1, (vs) => quantile(vs, 0.5)) },
+        { name: 'p99 per second', color: PALETTE[4]!, dashed: true, points: windows(ok.map((f) => ({ t: f.t, v: f.ms })), 1, (vs) => quantile(vs, 0.99)) },
+      ],
+    }, 'no processed frame'),
+    plot({
       id: 'extent', title: 'Certified box', xLabel: 'time (s)', yLabel: 'share', percent: true,
       series: [
         { name: 'mean extent', color: PALETTE[2]!, points: windows(ok.map((f) => ({ t: f.t, v: f.extent })), 1, mean) },
         { name: 'whole box', color: PALETTE[3]!, dashed: true, points: windows(ok.map((f) => ({ t: f.t, v: f.complete ? 1 : 0 })), 1, mean) },
       ],
-    }),
-    linePlot({ id: 'dropped', title: 'Frames dropped (running total)', xLabel: 'time (s)', yLabel: 'frames', series: keyedSeries(diag, /^(frames dropped)$/) }),
-    linePlot({ id: 'load', title: 'CPU and GPU load', xLabel: 'time (s)', yLabel: '%', series: keyedSeries(system, /^(cpu|gpu) %$/) }),
-    linePlot({ id: 'temp', title: 'Temperatures', xLabel: 'time (s)', yLabel: '°C', series: temps }),
-    linePlot({ id: 'power', title: 'Power rails', xLabel: 'time (s)', yLabel: 'mW', series: power }),
+    }, 'no processed frame'),
+    plot({ id: 'dropped', title: 'Frames dropped (running total)', xLabel: 'time (s)', yLabel: 'frames', series: keyedSeries(diag, /^(frames dropped)$/) }, 'no diagnostics recorded'),
+    plot({ id: 'load', title: 'CPU and GPU load', xLabel: 'time (s)', yLabel: '%', series: keyedSeries(system, /^(cpu|gpu) %$/) }, 'no machine readings recorded'),
+    plot({ id: 'temp', title: 'Temperatures', xLabel: 'time (s)', yLabel: '°C', series: temps }, 'no temperature sensor was readable on this machine'),
+    plot({ id: 'power', title: 'Power rails', xLabel: 'time (s)', yLabel: 'mW', series: power }, 'no power rail recorded (tegrastats on a Jetson reports them)'),
   ];
   return `<!doctype html><html><head><meta charset="utf-8"><title>luxcert field test — ${escape(source)}</title><style>
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;margin-bottom:16px}td{border:1px solid #ccc;padding:4px 8px;font-size:13px}

@@ -164,7 +164,8 @@ describe('MCAP recording and the live Foxglove server', () => {
     const r = luxcert('report', rec, '--out', html, '--json');
     assert.equal(r.code, 0, r.stderr);
     const page = readFileSync(html, 'utf8');
-    assert.ok((page.match(/<svg/g) ?? []).length >= 4, 'frame rate, latency, certified box and load are plotted');
+    // 20 frames last under a second: frame rate and load may have no whole window; latency and the box always plot.
+    assert.ok((page.match(/<svg/g) ?? []).length >= 2, 'latency and the certified box are plotted');
     for (const title of ['Frames per second', 'Latency per frame', 'Certified box', 'Frames dropped', 'CPU and GPU load', 'Temperatures', 'Power rails']) assert.ok(page.includes(title), title);
     assert.match(page, /Power rails<\/b>: no power rail recorded/, 'a plot without data says why');
     const frames = readFileSync(join(root, 'run.jsonl'), 'utf8').trim().split('\n').length;

@@ -37,10 +37,10 @@ describe('machine statistics', () => {
   it('reads /proc and /sys where there is no tegrastats', async () => {
     const first = procSample(undefined);
     assert.ok(first.sample.ramTotalMB! > 0 && first.sample.ramUsedMB! > 0);
-    let x = 0;
-    for (let i = 0; i < 2e6; i++) x += Math.sqrt(i);
+    // /proc/stat counts in clock ticks (10 ms): wait a few.
+    await new Promise((r) => setTimeout(r, 60));
     const second = procSample(first.times);
-    assert.ok(second.sample.cpuPercent! >= 0 && second.sample.cpuPercent! <= 100 && x > 0, `cpu ${second.sample.cpuPercent}`);
+    assert.ok(second.sample.cpuPercent! >= 0 && second.sample.cpuPercent! <= 100, `cpu ${second.sample.cpuPercent}`);
     const monitor = SystemMonitor.start(50, '/nonexistent/tegrastats');
     await new Promise((r) => setTimeout(r, 120));
     assert.equal(monitor.latest?.source, 'proc');

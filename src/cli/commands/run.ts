@@ -57,7 +57,7 @@ export function registerRun(program: Command): void {
     .requiredOption('--bundle <dir>', 'bundle folder from luxcert export')
     .requiredOption('--input <src>', 'image folder, video file, camera:N (V4L2) or gst:PIPELINE (the last three need the optional @u4/opencv4nodejs)')
     .option('--out <path>', 'results.jsonl: one JSON line per frame, written as frames are processed (to <path>.partial until the run ends)')
-    .option('--record <path>', 'MCAP recording (ros2 profile): keypoints, overlay, frames and diagnostics, written to <path>.partial until the run ends')
+    .option('--record <path>', 'MCAP recording (ros2 profile): keypoints, overlay, frames, diagnostics and machine readings, written to <path>.partial until the run ends')
     .option('--foxglove <[host:]port>', 'live Foxglove WebSocket server with the same channels (host 127.0.0.1 unless given)')
     .option('--frame-id <id>', 'frame_id of the published headers', 'camera')
     .option('--annotate <dir>', 'write each frame with keypoints, tolerance squares coloured by verdict and the certified box')

@@ -34,9 +34,9 @@ export async function decodeImage(input: string | Uint8Array, name: string): Pro
   }
 }
 
-/** Encodes an RGB image as PNG bytes. */
-async function encodePng(img: RgbImage): Promise<Uint8Array> {
-  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+/** Encodes an RGB image as PNG bytes (zlib `compressionLevel` 0–9: lower is faster). */
+export async function encodePng(img: RgbImage, compressionLevel = 6): Promise<Uint8Array> {
+  return new Uint8Array(await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel }).toBuffer());
 }
 
 /** Writes an RGB image as a PNG file atomically. */

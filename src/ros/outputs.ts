@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import sharp from 'sharp';
+import { encodePng } from '../data/image.ts';
 import type { Frame } from '../runtime/frames.ts';
 import { frameWindow } from '../runtime/frames.ts';
 import type { FrameRecord } from '../runtime/stream.ts';
@@ -59,10 +59,7 @@ const FILE_FORMATS: Record<string, 'png' | 'jpeg'> = { '.png': 'png', '.jpg': 'j
 async function frameBytes(frame: Frame): Promise<{ format: 'png' | 'jpeg'; data: Uint8Array } | undefined> {
   const fileFormat = FILE_FORMATS[extname(frame.source).toLowerCase()];
   if (fileFormat) return { format: fileFormat, data: new Uint8Array(await readFile(frame.source)) };
-  const img = frame.image;
-  if (!img) return undefined;
-  const png = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
-  return { format: 'png', data: new Uint8Array(png) };
+  return frame.image ? { format: 'png', data: await encodePng(frame.image, 1) } : undefined;
 }
 
 /**

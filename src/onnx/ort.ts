@@ -4,7 +4,7 @@ import type { Tensor } from '../core/tensor.ts';
 /** Options for an onnxruntime session. */
 export interface OrtSessionOptions {
   /** Execution providers in order of preference (default: cpu). */
-  executionProviders?: string[];
+  executionProviders?: ort.InferenceSession.SessionOptions['executionProviders'];
   intraOpNumThreads?: number;
   /**
    * Idle intra-op threads spin instead of sleeping (default false). A session that runs many small

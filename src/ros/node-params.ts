@@ -1,4 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
+import { PROVIDER_NAMES, type ProviderName } from '../runtime/providers.ts';
 import { DIAGNOSTICS_DEFAULTS, type DiagnosticsThresholds } from './diagnostics.ts';
 import { ROI_MODES, type RoiMode } from './roi.ts';
 
@@ -27,7 +28,8 @@ export const NODE_PARAMS = {
   trust_keys: spec({ type: 'string_array', default: [], description: 'Ed25519 public keys (PEM files); when set, only bundles signed by one of them load (empty strings are ignored: ROS parameter files cannot write an empty list)' }),
   budget_ms: spec({ type: 'double', default: 0, range: [0, 10_000], dynamic: true, description: 'per-frame certification budget in ms (0: the bundle\'s)' }),
   threads: spec({ type: 'integer', default: 0, range: [0, 64], description: 'onnxruntime intra-op threads (0: onnxruntime\'s default)' }),
-  providers: spec({ type: 'string_array', default: ['cuda', 'cpu'], description: 'onnxruntime execution providers to try, best first (cpu is always last)' }),
+  providers: spec({ type: 'string_array', default: ['cuda', 'cpu'], choices: PROVIDER_NAMES, description: 'execution providers to try for the model, best first: tensorrt, cuda, cpu (cpu is always last; the certifier always runs in float32 on the CPU)' }),
+  gpu_device_id: spec({ type: 'integer', default: 0, range: [0, 63], description: 'CUDA device of the tensorrt/cuda providers' }),
   image_topic: spec({ type: 'string', default: 'image', description: 'sensor_msgs/Image topic (its /compressed sibling when compressed is true)' }),
   compressed: spec({ type: 'bool', default: false, description: 'subscribe <image_topic>/compressed (sensor_msgs/CompressedImage) instead of the raw image' }),
   qos_reliability: spec({ type: 'string', default: 'best_effort', choices: ['best_effort', 'reliable'], description: 'image subscription reliability (depth 1, volatile)' }),
@@ -51,7 +53,8 @@ export interface NodeSettings {
   trustKeys: string[];
   budgetMs?: number;
   threads?: number;
-  providers: string[];
+  providers: ProviderName[];
+  gpuDeviceId: number;
   imageTopic: string;
   compressed: boolean;
   reliability: 'best_effort' | 'reliable';
@@ -76,7 +79,8 @@ export function checkParam(name: string, value: unknown): string | undefined {
     : Array.isArray(value) && value.every((v) => (t === 'double_array' ? typeof v === 'number' && Number.isFinite(v) : typeof v === 'string'));
   if (!ok) return `${name} must be ${t === 'integer' ? 'an integer' : `a ${t.replace('_', ' ')}`}`;
   if (s.range && !(Number(value) >= s.range[0] && Number(value) <= s.range[1])) return `${name} must be in [${s.range[0]}, ${s.range[1]}], got ${String(value)}`;
-  if (s.choices && !s.choices.includes(value as string)) return `${name} must be one of ${s.choices.join(', ')}, got '${String(value)}'`;
+  const outside = s.choices && (Array.isArray(value) ? value : [value]).find((x) => !s.choices!.includes(x as string));
+  if (outside !== undefined) return `${name} must be ${Array.isArray(value) ? 'a list of' : 'one of'} ${s.choices!.join(', ')}, got '${String(outside)}'`;
   if (name === 'image_topic' || name === 'detections_topic') {
     if (!/^[~/]?[A-Za-z_][\w/]*$/.test(value as string)) return `${name} '${String(value)}' is not a valid ROS topic name`;
   }
@@ -92,7 +96,7 @@ export function nodeSettings(values: Partial<Record<ParamName, unknown>>): NodeS
   if (bad.length > 0) throw new LuxcertError(`bad parameters: ${bad.join('; ')}`);
   return {
     bundle: v.bundle, trustKeys: v.trust_keys.filter((k) => k !== ''), ...(v.budget_ms > 0 ? { budgetMs: v.budget_ms } : {}), ...(Number(v.threads) > 0 ? { threads: Number(v.threads) } : {}),
-    providers: v.providers, imageTopic: v.image_topic, compressed: v.compressed, reliability: v.qos_reliability as 'best_effort' | 'reliable',
+    providers: v.providers as ProviderName[], gpuDeviceId: Number(v.gpu_device_id), imageTopic: v.image_topic, compressed: v.compressed, reliability: v.qos_reliability as 'best_effort' | 'reliable',
     roiMode: v.roi_mode as RoiMode, roi: v.roi, detectionsTopic: v.detections_topic, detectionStampToleranceMs: v.detection_stamp_tolerance_ms,
     publishAnnotatedImage: v.publish_annotated_image, autostart: v.autostart,
     thresholds: { minFps: v.diagnostics_min_fps, maxP99Ms: v.diagnostics_max_p99_ms, minCertifiedShare: v.diagnostics_min_certified_share, staleAfterS: v.diagnostics_stale_after_s },

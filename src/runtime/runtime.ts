@@ -1,23 +1,21 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { BoundComputer } from '../bounds/bounds.ts';
 import type { Box } from '../model/perturbation.ts';
 import { LuxcertError } from '../core/errors.ts';
-import { log } from '../core/logger.ts';
 import type { Window } from '../data/crop.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';
 import { decodeKeypoints } from '../model/heads.ts';
-import { openSession, runSession } from '../onnx/ort.ts';
+import { runSession } from '../onnx/ort.ts';
 import { searchCertifiedBox } from './certified-box.ts';
 import { preprocessFrame } from './frames.ts';
+import { openModelSession, type GpuOptions, type ProviderName } from './providers.ts';
 
 /** Runtime settings. */
 export interface RuntimeOptions {
-  /** Execution providers to try, best first; cpu is always the last resort. */
-  providers: string[];
+  /** Execution providers to try for the model, best first; cpu is always the last resort. The certifier runs on the CPU. */
+  providers: readonly ProviderName[];
+  gpu?: GpuOptions;
   threads?: number;
   /** Per-frame certification budget (default: the bundle's). */
   budgetMs?: number;
@@ -35,47 +33,14 @@ export interface FrameResult {
   latencyMs: { preprocess: number; inference: number; certify: number; total: number };
 }
 
-const runtimeDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
-
-/**
- * Whether onnxruntime-node has the provider's shared library (the npm package ships CPU only; the
- * CUDA/TensorRT libraries come from its install script or a self-built runtime). Checking first
- * keeps onnxruntime from printing load errors for providers that cannot exist here.
- */
-export function providerInstalled(p: string): boolean {
-  if (p === 'cpu') return true;
-  const lib = `libonnxruntime_providers_${p}.so`;
-  const dir = join(runtimeDir, '..', 'bin', 'napi-v6', process.platform, process.arch);
-  return existsSync(join(dir, lib));
-}
-
-/** Opens a session with the first provider list that works, logging which one ran. */
-async function openWithProviders(bytes: Uint8Array, providers: string[], threads: number | undefined, what: string): Promise<{ session: InferenceSession; provider: string }> {
-  const chain = [...new Set([...providers, 'cpu'])];
-  for (const p of chain) {
-    if (!providerInstalled(p)) {
-      log.debug({ what, provider: p }, 'execution provider not installed');
-      continue;
-    }
-    try {
-      const session = await openSession(bytes, { executionProviders: p === 'cpu' ? ['cpu'] : [p, 'cpu'], ...(threads ? { intraOpNumThreads: threads } : {}) });
-      log.info({ what, provider: p }, 'onnxruntime session');
-      return { session, provider: p };
-    } catch (e) {
-      log.debug({ what, provider: p, reason: (e as Error).message.split('\n')[0] }, 'execution provider unavailable');
-    }
-  }
-  throw new Error(`no execution provider could open the ${what}`);
-}
-
 /** A bundle ready to run: inference plus the per-frame certified-box search, both in onnxruntime. */
 export class Runtime {
-  private constructor(readonly bundle: Bundle, readonly provider: string, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private budgetMs: number) {}
+  private constructor(readonly bundle: Bundle, readonly provider: ProviderName, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private budgetMs: number) {}
 
   /** Opens the bundle's model and certifier. */
   static async open(bundle: Bundle, o: RuntimeOptions): Promise<Runtime> {
-    const { session, provider } = await openWithProviders(bundle.model, o.providers, o.threads, 'model');
-    const bounds = await BoundComputer.open(bundle.certifierGraph, 'onnxruntime', { executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) }, bundle.certifier);
+    const { session, provider } = await openModelSession(bundle.model, o.providers, { ...(o.threads ? { threads: o.threads } : {}), ...(o.gpu ? { gpu: o.gpu } : {}) });
+    const bounds = await BoundComputer.open(bundle.certifierGraph, 'onnxruntime', { executionProviders: ['cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) }, bundle.certifier);
     return new Runtime(bundle, provider, session, bounds, o.budgetMs ?? bundle.manifest.search.budgetMs);
   }
 
@@ -89,9 +54,7 @@ export class Runtime {
     const x = preprocessFrame(img, meta, win);
     const t1 = performance.now();
     const dims = [3, ...meta.inputSize];
-    const out = await runSession(this.model, { [this.model.inputNames[0]!]: { dims: [1, ...dims], data: x } });
-    const kp = decodeKeypoints(meta, out[this.model.outputNames[0]!]!.data, 1);
-    if (kp.length !== 2 * meta.keypoints.length || !kp.every(Number.isFinite)) throw new LuxcertError('the model output is not finite on this frame: no keypoints, no certificate');
+    const kp = await this.keypoints(x);
     const t2 = performance.now();
     const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid);
     const t3 = performance.now();
@@ -103,6 +66,15 @@ export class Runtime {
       tolerance,
       latencyMs: { preprocess: t1 - t0, inference: t2 - t1, certify: t3 - t2, total: t3 - t0 },
     };
+  }
+
+  /** The model's keypoints [x0, y0, x1, …] on a preprocessed input; a LuxcertError unless all are finite. */
+  async keypoints(x: Float32Array): Promise<Float32Array> {
+    const meta = this.bundle.manifest.meta;
+    const out = await runSession(this.model, { [this.model.inputNames[0]!]: { dims: [1, 3, ...meta.inputSize], data: x } });
+    const kp = decodeKeypoints(meta, out[this.model.outputNames[0]!]!.data, 1);
+    if (kp.length !== 2 * meta.keypoints.length || !kp.every(Number.isFinite)) throw new LuxcertError('the model output is not finite on this frame: no keypoints, no certificate');
+    return kp;
   }
 
   /** Model input of a frame (for checks that re-run the model on perturbations). */

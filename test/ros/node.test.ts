@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync, readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import type { Frame } from '../../src/runtime/frames.ts';
 import { imageFromCompressed, imageFromMsg } from '../../src/ros/image-convert.ts';
 import { LatestFrameQueue } from '../../src/ros/latest-frame-queue.ts';
-import { checkParam, NODE_PARAMS, nodeSettings } from '../../src/ros/node-params.ts';
+import { checkParam, nodeSettings } from '../../src/ros/node-params.ts';
 import { detectionBoxes, RegionSelector } from '../../src/ros/roi.ts';
 import { readImage } from '../../src/data/image.ts';
 import { synthesize } from '../../src/data/synth.ts';
@@ -92,15 +92,11 @@ describe('the ROS node without ROS: its pure parts', () => {
       ['roi_mode', 'everywhere', /roi_mode must be one of centre, fixed, detections, tracking/],
       ['image_topic', 'bad topic!', /not a valid ROS topic name/],
       ['providers', 'cuda', /providers must be a string array/],
+      ['providers', ['gpu', 'cpu'], /providers must be a list of tensorrt, cuda, cpu, got 'gpu'/],
+      ['gpu_device_id', -1, /gpu_device_id must be in \[0, 63\]/],
       ['nonsense', 1, /unknown parameter 'nonsense'/],
     ] as const) assert.match(checkParam(name, value) ?? '', why, `${name} = ${String(value)}`);
     assert.equal(checkParam('threads', 4n), undefined, 'rclnodejs gives integers as bigint');
-  });
-
-  it('launch/params.yaml sets exactly the node\'s parameters (all but the bundle, a launch argument)', () => {
-    const yaml = readFileSync(new URL('../../launch/params.yaml', import.meta.url), 'utf8');
-    const keys = [...yaml.matchAll(/^ {4}(\w+):/gm)].map((m) => m[1]!);
-    assert.deepEqual(keys.sort(), Object.keys(NODE_PARAMS).filter((k) => k !== 'bundle').sort());
   });
 
   it('the newest frame waits; older waiting frames are dropped and counted; close ends the stream', async () => {

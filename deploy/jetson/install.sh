@@ -89,6 +89,7 @@ if [ "$dry" = 0 ]; then
 fi
 
 app="$prefix/app"
+ort_dir="$prefix/onnxruntime-$onnxruntime-cuda$cuda-trt$tensorrt"
 export PATH="$prefix/node/bin:$PATH"
 arch_lib=/usr/lib/aarch64-linux-gnu
 
@@ -120,22 +121,40 @@ step_node() {
 }
 
 step_luxcert() {
-  say "luxcert: $source_dir → $app, npm ci (no dev dependencies)"
-  run mkdir -p "$app"
+  say "luxcert: $source_dir → $app (npm ci without dev dependencies; the GPU binding and ROS bindings put back if built before)"
+  # Built beside the running copy and swapped in at the end: an interrupted update leaves it intact.
+  local next="$app.next"
+  run rm -rf "$next"
+  run mkdir -p "$next"
   # The working tree without what a developer's checkout may hold besides the sources.
   run tar -C "$source_dir" --exclude=./node_modules --exclude=./.git --exclude=./.cache --exclude=./luxcert-demo -cf "$prefix/app.tar" .
-  run tar -C "$app" -xf "$prefix/app.tar"
+  run tar -C "$next" -xf "$prefix/app.tar"
   run rm -f "$prefix/app.tar"
-  run env -C "$app" npm ci --omit=dev --no-audit --no-fund
+  run env -C "$next" npm ci --omit=dev --no-audit --no-fund
+  if [ -d "$ort_dir" ]; then place_onnxruntime "$next"; fi
+  if [ -f "$prefix/ws/install/setup.bash" ]; then node_ros_bindings "$next"; fi
+  if [ -d "$app" ]; then run mv "$app" "$app.previous"; fi
+  run mv "$next" "$app"
+  run rm -rf "$app.previous"
 }
 
 step_onnxruntime() {
-  say "onnxruntime: $onnxruntime built with CUDA $cuda and TensorRT $tensorrt (sm_$cuda_arch), binding for Node, installed into luxcert's onnxruntime-node"
-  local pkg="$app/node_modules/onnxruntime-node" installed
+  say "onnxruntime: $onnxruntime built with CUDA $cuda and TensorRT $tensorrt (sm_$cuda_arch) and its Node binding, into $ort_dir, and into luxcert's onnxruntime-node once installed"
   if [ "$dry" = 0 ]; then
-    installed=$(node -p "require('$pkg/package.json').version")
-    [ "$installed" = "$onnxruntime" ] || die "luxcert installs onnxruntime-node $installed but versions.tsv pins $onnxruntime: the binding must be built from the same version (update versions.tsv)"
+    local locked
+    locked=$(node -p "require('$source_dir/package-lock.json').packages['node_modules/onnxruntime-node'].version")
+    [ "$locked" = "$onnxruntime" ] || die "luxcert's package-lock.json installs onnxruntime-node $locked but versions.tsv pins $onnxruntime: the binding must be built from the same version (update versions.tsv)"
   fi
+  if [ -f "$ort_dir/onnxruntime_binding.node" ]; then
+    say "onnxruntime $onnxruntime already built in $ort_dir (remove it to rebuild)"
+  else
+    build_onnxruntime
+  fi
+  if [ -d "$app/node_modules" ]; then place_onnxruntime "$app"; fi
+}
+
+# Builds onnxruntime and its Node binding from source into $ort_dir (hours on an Orin).
+build_onnxruntime() {
   # Each cicc job of the CUDA build takes up to ~6 GB: fewer jobs than cores on an 8 GB Orin.
   local n=${jobs:-$(awk '/MemTotal/ {j = int($2 / 1024 / 1024 / 6); print (j < 1 ? 1 : j)}' /proc/meminfo)}
   local work
@@ -151,20 +170,32 @@ step_onnxruntime() {
   run env -C "$ort/js/common" npm ci --no-audit --no-fund
   run env -C "$ort/js/node" npm ci --ignore-scripts --no-audit --no-fund
   run env -C "$ort/js/node" npm run build -- --config=Release --arch=arm64 "--onnxruntime-build-dir=$build" --use_cuda --use_tensorrt
-  # Beside the binding: it loads libonnxruntime.so.1 from its own folder, which loads the providers from its own.
-  local bin="$pkg/bin/napi-v6/linux/arm64"
-  run install -m 644 "$ort/js/node/bin/napi-v6/linux/arm64/onnxruntime_binding.node" "$bin/onnxruntime_binding.node"
-  run install -m 644 "$build/libonnxruntime.so.$onnxruntime" "$bin/libonnxruntime.so.1"
+  run mkdir -p "$ort_dir.partial"
+  run install -m 644 "$ort/js/node/bin/napi-v6/linux/arm64/onnxruntime_binding.node" "$ort_dir.partial/onnxruntime_binding.node"
+  run install -m 644 "$build/libonnxruntime.so.$onnxruntime" "$ort_dir.partial/libonnxruntime.so.1"
   local p
-  for p in shared cuda tensorrt; do run install -m 644 "$build/libonnxruntime_providers_$p.so" "$bin/libonnxruntime_providers_$p.so"; done
+  for p in shared cuda tensorrt; do run install -m 644 "$build/libonnxruntime_providers_$p.so" "$ort_dir.partial/libonnxruntime_providers_$p.so"; done
+  run mv "$ort_dir.partial" "$ort_dir"
   run rm -rf "$work"
+}
+
+# Puts the GPU build over onnxruntime-node's CPU-only arm64 binary in an app folder. The binding
+# loads libonnxruntime.so.1 from its own folder, which loads the providers from its own.
+place_onnxruntime() {
+  run cp -a "$ort_dir/." "$1/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/"
 }
 
 step_ros_packages() {
   say "ros-packages: luxcert_msgs and luxcert_ros with colcon into $prefix/ws, rclnodejs $rclnodejs and its message bindings"
   with_ros colcon --log-base "$prefix/ws/log" build --base-paths "$app/ros" --build-base "$prefix/ws/build" --install-base "$prefix/ws/install"
-  with_ros env -C "$app" npm install --no-save --omit=dev --no-audit --no-fund "rclnodejs@$rclnodejs"
-  with_ros env -C "$app" npx generate-ros-messages
+  node_ros_bindings "$app"
+}
+
+# rclnodejs (its install script picks the prebuilt binary for ROS_DISTRO) and the JavaScript
+# bindings of every message the sourced workspace has, luxcert_msgs included, in an app folder.
+node_ros_bindings() {
+  with_ros env -C "$1" npm install --no-save --omit=dev --no-audit --no-fund "rclnodejs@$rclnodejs"
+  with_ros env -C "$1" npx generate-ros-messages
 }
 
 # Runs a command with ROS 2 (and, once built, the luxcert workspace) sourced, in a subshell.

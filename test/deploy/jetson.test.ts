@@ -64,11 +64,12 @@ describe('deploy/jetson', () => {
     assert.equal(r.code, 0, r.out);
     for (const step of ['apt', 'node', 'luxcert', 'onnxruntime', 'ros-packages', 'service']) assert.match(r.out, new RegExp(`^==> ${step}: `, 'm'));
     assert.match(r.out, new RegExp(`ros-${row.ros}-ros-base`));
-    assert.match(r.out, new RegExp(`node-v${row.node!.replace(/\./g, '\\.')}-linux-arm64\\.tar\\.xz`));
+    const esc = (v: string) => v.replace(/\./g, '\\.');
+    assert.match(r.out, new RegExp(`node-v${esc(row.node!)}-linux-arm64\\.tar\\.xz`));
     assert.match(r.out, new RegExp(`--branch v${row.onnxruntime} `));
     assert.match(r.out, /--use_cuda .*--use_tensorrt .*CMAKE_CUDA_ARCHITECTURES=87/);
     assert.match(r.out, /npm run build -- --config=Release --arch=arm64 .*--use_cuda --use_tensorrt/);
-    assert.match(r.out, /libonnxruntime_providers_tensorrt\.so \/opt\/lx\/app\/node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/arm64\//);
+    assert.match(r.out, new RegExp(`libonnxruntime_providers_tensorrt\\.so /opt/lx/onnxruntime-${esc(row.onnxruntime!)}-cuda${esc(row.cuda!)}-trt${esc(row.tensorrt!)}\\.partial/`), 'built into a folder of its own, renamed when complete');
     assert.match(r.out, new RegExp(`rclnodejs@${row.rclnodejs}`));
     assert.match(r.out, /write \/etc\/systemd\/system\/luxcert\.service \(paths under \/opt\/lx\)/);
     assert.doesNotMatch(r.out, /^\+ systemctl enable/m, 'enabled only with --enable');
@@ -113,7 +114,10 @@ describe('deploy/jetson', () => {
     assert.ok(shell >= 0 && shell < firstRun, 'SHELL with pipefail before the first RUN');
     const runs = ins.filter((i) => i.op === 'RUN').map((i) => i.args);
     const steps = runs.flatMap((r) => [...r.matchAll(/install\.sh --container --jetpack "\$\{JETPACK\}" --steps (\S+)/g)].flatMap((m) => m[1]!.split(',')));
-    assert.deepEqual(steps, ['apt', 'node', 'luxcert', 'onnxruntime', 'ros-packages'], 'install.sh\'s steps, in order, but the systemd service');
+    assert.deepEqual(steps, ['apt', 'node', 'onnxruntime', 'luxcert', 'ros-packages'], 'install.sh\'s steps but the systemd service, onnxruntime\'s before the sources are copied');
+    const ortRun = ins.findIndex((i) => i.op === 'RUN' && i.args.includes('--steps onnxruntime'));
+    const firstSource = ins.findIndex((i) => i.op === 'COPY' && /^src /.test(i.args));
+    assert.ok(ortRun < firstSource, 'a change to luxcert\'s sources does not rebuild onnxruntime');
     const copied = ins.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     const pkg = JSON.parse(read('package.json')) as { files: string[] };
     for (const f of [...pkg.files, 'package.json', 'package-lock.json', '.npmrc']) assert.ok(copied.includes(f), `the image copies ${f}`);

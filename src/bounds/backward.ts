@@ -1,17 +1,23 @@
 import { floatAttr, intAttr } from '../graph/attrs.ts';
 import { producers, type Graph, type Node } from '../graph/graph.ts';
+import { batchNormAffine } from '../graph/ops/batchnorm.ts';
+import { window2d, type Window2d } from '../graph/ops/spatial.ts';
 import type { Bound, BoundEmitter } from './emitter.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
 
-/** What a tail step sees: the emitter, the model, the forward bounds of every value, and feature counts. */
+/** What a tail step sees: the emitter, the model, the forward bounds of every value, shapes, and the output count m. */
 interface TailContext {
   em: BoundEmitter;
   model: Graph;
   values: Map<string, BoundInput>;
+  /** A value's dimensions without the batch axis. */
+  dims(name: string): number[];
+  /** A value's element count per image (Λ's last axis on it: values of any rank are flattened). */
   features(name: string): number;
+  m: number;
 }
 
-/** Λ (coefficients [·, m, n] on the current value) and offsets ([·, m, 1]) of both bounds. */
+/** Λ (coefficients [·, m, n] on the current value, flattened) and offsets ([·, m, 1]) of both bounds. */
 interface TailState {
   lamL: string;
   lamU: string;
@@ -28,10 +34,33 @@ interface TailRule {
 }
 
 /** The constant operand of a binary node, when the other one is the bounded value. */
-function constantOf(ctx: TailContext, n: Node): Float32Array | undefined {
+function constantOf(ctx: TailContext, n: Node): { dims: number[]; data: Float32Array } | undefined {
   const [a, b] = n.inputs;
   if (!isBound(ctx.values.get(a!)) || b === undefined || !ctx.model.initializers.has(b)) return undefined;
-  return ctx.model.initializers.get(b)!.data;
+  return ctx.model.initializers.get(b)!;
+}
+
+/** A constant broadcast (numpy rules, as the model applies it) over one image of a value: n numbers. */
+function broadcastOver(k: { dims: number[]; data: Float32Array }, dims: number[]): Float32Array | undefined {
+  const full = [1, ...dims];
+  if (k.dims.length > full.length) return undefined;
+  const kd = [...new Array<number>(full.length - k.dims.length).fill(1), ...k.dims];
+  if (!kd.every((d, i) => d === 1 || d === full[i])) return undefined;
+  const n = dims.reduce((p, q) => p * q, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let rest = i;
+    let at = 0;
+    let stride = 1;
+    for (let ax = full.length - 1; ax >= 1; ax--) {
+      const idx = rest % full[ax]!;
+      rest = Math.floor(rest / full[ax]!);
+      if (kd[ax] !== 1) at += idx * stride;
+      stride *= kd[ax]!;
+    }
+    out[i] = k.data[at]!;
+  }
+  return out;
 }
 
 const matmulConst = (ctx: TailContext, lam: string, k: Float32Array, dims: number[]) => ctx.em.op('MatMul', [lam, ctx.em.constant('tail', { dims, data: k })]);
@@ -50,15 +79,111 @@ function scaleColumns(ctx: TailContext, s: TailState, row: Float32Array): TailSt
 
 const passThrough: TailRule = { accepts: () => true, step: (_c, _n, s) => s };
 
-/** Add/Sub/Mul/Div with a constant second operand: k[i], or k[0] when k is a scalar. */
+/** Add/Sub/Mul/Div with a constant second operand, broadcast over the value as the model does. */
 const elementwise = (f: (k: number) => number, kind: 'shift' | 'scale'): TailRule => ({
-  accepts: (ctx, n) => constantOf(ctx, n) !== undefined,
+  accepts: (ctx, n) => {
+    const k = constantOf(ctx, n);
+    return k !== undefined && broadcastOver(k, ctx.dims(n.outputs[0]!)) !== undefined;
+  },
   step: (ctx, n, s) => {
-    const k = constantOf(ctx, n)!;
-    const v = Float32Array.from({ length: ctx.features(n.outputs[0]!) }, (_, i) => f(k[k.length === 1 ? 0 : i]!));
+    const v = broadcastOver(constantOf(ctx, n)!, ctx.dims(n.outputs[0]!))!.map(f);
     return kind === 'shift' ? addConstant(ctx, s, v) : scaleColumns(ctx, s, v);
   },
 });
+
+/** A per-channel constant repeated over each channel's spatial positions: n numbers. */
+function perChannel(values: ArrayLike<number>, dims: number[]): Float32Array {
+  const inner = dims.slice(1).reduce((p, q) => p * q, 1);
+  return Float32Array.from({ length: values.length * inner }, (_, i) => values[Math.floor(i / inner)]!);
+}
+
+/** How a Conv's adjoint (Λ on its output → Λ on its input) is computed. */
+interface Adjoint {
+  cIn: number;
+  hIn: number;
+  wIn: number;
+  cOut: number;
+  hOut: number;
+  wOut: number;
+  win: Window2d;
+  group: number;
+  /** Input rows/columns the Conv never reads (they get zero coefficients). */
+  extra: [number, number];
+}
+
+function adjointOf(ctx: TailContext, n: Node): Adjoint | undefined {
+  const w = ctx.model.initializers.get(n.inputs[1]!);
+  if (!w || w.dims.length !== 4 || (n.inputs[2] !== undefined && !ctx.model.initializers.has(n.inputs[2]))) return undefined;
+  const [cIn, hIn, wIn] = ctx.dims(n.inputs[0]!);
+  const [cOut, hOut, wOut] = ctx.dims(n.outputs[0]!);
+  if ([cIn, hIn, wIn, cOut, hOut, wOut].some((d) => d === undefined)) return undefined;
+  const win = window2d(n, hIn!, wIn!, w.dims.slice(2));
+  const extra = ([0, 1] as const).map((i) => [hIn!, wIn!][i]! - (win.strides[i] * ([hOut!, wOut!][i]! - 1) + (win.kernel[i] - 1) * win.dilations[i] + 1 - win.pads[i] - win.pads[i + 2]!)) as [number, number];
+  // ONNX's ConvTranspose needs output_padding below the stride or the dilation.
+  if (!extra.every((e, i) => e >= 0 && e < Math.max(win.strides[i as 0 | 1], win.dilations[i as 0 | 1]))) return undefined;
+  return { cIn: cIn!, hIn: hIn!, wIn: wIn!, cOut: cOut!, hOut: hOut!, wOut: wOut!, win, group: intAttr(n, 'group', 1), extra };
+}
+
+/**
+ * Λ·(W ⋆ x) = (Wᵀ ⋆ Λ)·x: the adjoint of a Conv. Written as a Conv with the kernel flipped and its
+ * channel axes swapped, over Λ with stride − 1 zeros inserted between its rows and columns
+ * (onnxruntime's Conv is many times faster than its ConvTranspose on these shapes); as a
+ * ConvTranspose when the padding that needs would be negative.
+ */
+function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => string {
+  const { em } = ctx;
+  const w = ctx.model.initializers.get(n.inputs[1]!)!;
+  const [kh, kw] = a.win.kernel;
+  const [sh, sw] = a.win.strides;
+  const [dh, dw] = a.win.dilations;
+  const [pt, pl, pb, pr] = a.win.pads;
+  const pads = [(kh - 1) * dh - pt, (kw - 1) * dw - pl, (kh - 1) * dh - pb + a.extra[0] - (sh - 1), (kw - 1) * dw - pr + a.extra[1] - (sw - 1)];
+  const toSpatial = (lam: string) => em.op('Reshape', [lam], { shape: [-1, a.cOut, a.hOut, a.wOut] });
+  const toRows = (t: string) => em.op('Reshape', [t], { shape: [-1, ctx.m, a.cIn * a.hIn * a.wIn] });
+  if (pads.some((p) => p < 0)) {
+    const weight = em.constant('tail', w);
+    const attrs = { kernel_shape: a.win.kernel, strides: a.win.strides, dilations: a.win.dilations, pads: a.win.pads, group: a.group, output_padding: a.extra };
+    return (lam) => toRows(em.op('ConvTranspose', [toSpatial(lam), weight], attrs));
+  }
+  // W [cOut, cIn/g, kh, kw] → W' [cIn, cOut/g, kh, kw], flipped in both spatial axes, per group.
+  const cOutG = a.cOut / a.group;
+  const cInG = a.cIn / a.group;
+  const flipped = new Float32Array(w.data.length);
+  for (let g = 0; g < a.group; g++) {
+    for (let co = 0; co < cOutG; co++) {
+      for (let ci = 0; ci < cInG; ci++) {
+        for (let y = 0; y < kh; y++) {
+          for (let x = 0; x < kw; x++) {
+            flipped[(((g * cInG + ci) * cOutG + co) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)] = w.data[(((g * cOutG + co) * cInG + ci) * kh + y) * kw + x]!;
+          }
+        }
+      }
+    }
+  }
+  const weight = em.constant('tail', { dims: [a.cIn, cOutG, kh, kw], data: flipped });
+  const attrs = { kernel_shape: a.win.kernel, dilations: a.win.dilations, pads, group: a.group };
+  // Zeros between rows and columns: [N, C, H, 1, W, 1] with s − 1 zero slices concatenated after it
+  // on axes 5 and 3 (onnxruntime's rank-6 Mul and broadcasts are slow: zeros are made at rank 4).
+  const spread = (t: string) => {
+    if (sh === 1 && sw === 1) return t;
+    const six = (x: string) => em.op('Reshape', [x], { shape: [-1, a.cOut, a.hOut, 1, a.wOut, 1] });
+    const zero = six(em.mul(t, em.scalar(0)));
+    const cat = (parts: string[], axis: number) => (parts.length === 1 ? parts[0]! : em.op('Concat', parts, { axis }));
+    const rows = (x: string) => cat([x, ...new Array<string>(sw - 1).fill(zero)], 5);
+    const grid = cat([rows(six(t)), ...new Array<string>(sh - 1).fill(rows(zero))], 3);
+    return em.op('Reshape', [grid], { shape: [-1, a.cOut, a.hOut * sh, a.wOut * sw] });
+  };
+  return (lam) => toRows(em.op('Conv', [spread(toSpatial(lam)), weight], attrs));
+}
+
+/** Conv y = W ⋆ x (+ b): Λ on y becomes Λ on x through the adjoint; the bias moves into the offsets. */
+function convStep(ctx: TailContext, n: Node, s: TailState): TailState {
+  const a = adjointOf(ctx, n)!;
+  const back = adjointConv(ctx, n, a);
+  let t = s;
+  if (n.inputs[2] !== undefined) t = addConstant(ctx, t, perChannel(ctx.model.initializers.get(n.inputs[2])!.data, [a.cOut, a.hOut, a.wOut]));
+  return { ...t, lamL: back(t.lamL), lamU: back(t.lamU) };
+}
 
 /** y = A·x (+ c) with A [nOut, nIn] from the node's constant weight. */
 function affine(ctx: TailContext, n: Node, s: TailState): TailState {
@@ -85,6 +210,7 @@ function affine(ctx: TailContext, n: Node, s: TailState): TailState {
  */
 const TAIL = {
   Reshape: passThrough,
+  Flatten: passThrough,
   Identity: passThrough,
   Add: elementwise((k) => k, 'shift'),
   Sub: elementwise((k) => -k, 'shift'),
@@ -95,8 +221,19 @@ const TAIL = {
     step: affine,
   },
   MatMul: {
-    accepts: (ctx, n) => ctx.model.initializers.has(n.inputs[1]!) && ctx.model.initializers.get(n.inputs[1]!)!.dims.length === 2,
+    accepts: (ctx, n) => ctx.model.initializers.has(n.inputs[1]!) && ctx.model.initializers.get(n.inputs[1]!)!.dims.length === 2 && ctx.dims(n.inputs[0]!).length === 1,
     step: affine,
+  },
+  Conv: { accepts: (ctx, n) => adjointOf(ctx, n) !== undefined, step: convStep },
+  BatchNormalization: {
+    accepts: (ctx, n) => n.inputs.slice(1).every((p) => ctx.model.initializers.has(p)),
+    // y = a·x + b per channel (axis 1): scale Λ's columns by a, then add Λ·b.
+    step: (ctx, n, s) => {
+      const [scale, bias, mean, variance] = n.inputs.slice(1).map((p) => ctx.model.initializers.get(p)!);
+      const { a, b } = batchNormAffine(n, scale!, bias!, mean!, variance!);
+      const dims = ctx.dims(n.outputs[0]!);
+      return scaleColumns(ctx, addConstant(ctx, s, perChannel(b, dims)), perChannel(a, dims));
+    },
   },
   Relu: {
     accepts: () => true,
@@ -129,8 +266,15 @@ const TAIL = {
 type TailOp = keyof typeof TAIL;
 const isTailOp = (op: string): op is TailOp => Object.hasOwn(TAIL, op);
 
-/** The model's dense tail: nodes from the output back to the first one that is not a 2-D affine/ReLU step. */
-function denseTail(ctx: TailContext, shapes: Map<string, (number | string)[]>): { nodes: (Node & { op: TailOp })[]; anchor: string } | undefined {
+/** Λ tensors larger than this many elements end the tail: its memory and time grow with outputs × features × boxes. */
+const MAX_LAMBDA = 1 << 22;
+
+/**
+ * The model's tail: nodes from the output back to the first one the backward pass cannot cross —
+ * with `deep`, through convolutions down to the image while Λ stays under MAX_LAMBDA elements;
+ * otherwise only through 2-D (dense) values.
+ */
+function tailOf(ctx: TailContext, deep: boolean): { nodes: (Node & { op: TailOp })[]; anchor: string } | undefined {
   const prod = producers(ctx.model);
   const nodes: (Node & { op: TailOp })[] = [];
   let v = ctx.model.outputs[0]!.name;
@@ -138,28 +282,41 @@ function denseTail(ctx: TailContext, shapes: Map<string, (number | string)[]>): 
     const n = prod.get(v);
     if (!n || !isTailOp(n.op)) break;
     const input = n.inputs[0]!;
-    if (shapes.get(input)!.length !== 2 || !isBound(ctx.values.get(input))) break;
+    if (!isBound(ctx.values.get(input))) break;
+    if (deep ? ctx.em.boxes * ctx.m * ctx.features(input) > MAX_LAMBDA : ctx.dims(input).length !== 1) break;
     const tn = n as Node & { op: TailOp };
     if (!TAIL[tn.op].accepts(ctx, tn)) break;
     nodes.push(tn);
     v = input;
   }
-  return nodes.some((n) => n.op === 'Gemm' || n.op === 'MatMul') ? { nodes, anchor: v } : undefined;
+  if (deep) {
+    // Below the earliest ReLU crossed the model is affine in the camera's output, which the forward
+    // bounds carry exactly (but for clipped pixels): crossing it would cost full-resolution
+    // adjoints for nothing. The tail ends at that ReLU's input.
+    const last = nodes.map((n) => n.op).lastIndexOf('Relu');
+    if (last >= 0 && last < nodes.length - 1) {
+      const cut = nodes.splice(last + 1);
+      v = cut[0]!.outputs[0]!;
+    }
+  }
+  return nodes.some((n) => n.op === 'Gemm' || n.op === 'MatMul' || n.op === 'Conv') ? { nodes, anchor: v } : undefined;
 }
 
 /**
- * Backward (CROWN-style) bounds on the model output through its dense tail: the output is written
- * as Λ·x + offset in terms of the tail's input x, choosing each ReLU's lower or upper line by the
- * sign of its coefficient for that output (so the relaxations compose per output instead of per
- * neuron), then x's forward linear bounds are substituted. Returns packed bounds [3B, …outDims], or
- * undefined when the model has no dense tail.
+ * Backward (CROWN-style) bounds on the model output through its tail: the output is written as
+ * Λ·x + offset in terms of the tail's input x, choosing each ReLU's lower or upper line by the sign
+ * of its coefficient for that output (so the relaxations compose per output instead of per neuron),
+ * then x's forward linear bounds are substituted. `deep` carries it through convolutions too (down
+ * to the camera when Λ stays small). Returns packed bounds [3B, …outDims], or undefined when the
+ * model has no tail with an affine step.
  */
-export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string, BoundInput>, shapes: Map<string, (number | string)[]>, outDims: number[]): Bound | undefined {
-  const ctx: TailContext = { em, model, values, features: (name) => shapes.get(name)![1] as number };
-  const tail = denseTail(ctx, shapes);
+export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string, BoundInput>, shapes: Map<string, (number | string)[]>, outDims: number[], deep = false): Bound | undefined {
+  const m = outDims.reduce((p, q) => p * q, 1);
+  const dims = (name: string) => shapes.get(name)!.slice(1) as number[];
+  const ctx: TailContext = { em, model, values, dims, features: (name) => dims(name).reduce((p, q) => p * q, 1), m };
+  const tail = tailOf(ctx, deep);
   if (!tail) return undefined;
   const B = em.boxes;
-  const m = outDims.reduce((p, q) => p * q, 1);
   const eye = new Float32Array(m * m);
   for (let i = 0; i < m; i++) eye[i * m + i] = 1;
   const lam = em.constant('lambda', { dims: [1, m, m], data: eye });

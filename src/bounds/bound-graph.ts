@@ -15,8 +15,11 @@ export interface BoundGraphOptions {
   /** Boxes per call (a static batch, so every execution provider can plan for it). */
   boxes: number;
   mode: BoundMode;
-  /** Refine the output through the dense tail with backward (CROWN-style) bounds (default: in linear mode). */
-  backward?: boolean;
+  /**
+   * Refine the output with backward (CROWN-style) bounds in linear mode: through the dense tail
+   * (true, the default), also through convolutions ('deep'), or not at all (false).
+   */
+  backward?: boolean | 'deep';
   /** ReLU lower-line slope (default parallel). */
   lowerSlope?: LowerSlope;
   /** Model values whose concrete bounds are also output, as `lower:NAME` and `upper:NAME` [B, …dims]. */
@@ -61,7 +64,7 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
     values.set(node.outputs[0]!, em.settle(rule({ em, model, node, outDims: outDims as number[] }, ins)));
   }
   const forward = values.get(model.outputs[0]!.name) as Bound;
-  const backward = opts.mode === 'linear' && opts.backward !== false ? backwardTail(em, model, values, shapes, forward.dims) : undefined;
+  const backward = opts.mode === 'linear' && opts.backward !== false ? backwardTail(em, model, values, shapes, forward.dims, opts.backward === 'deep') : undefined;
   const y = backward ?? forward;
   let { l, u } = em.concretize(y);
   if (backward) {

@@ -30,8 +30,8 @@ export interface BoundComputerOptions {
   boxes: number;
   mode: BoundMode;
   engine: BoundEngine;
-  /** Backward refinement through the dense tail (default true in linear mode). */
-  backward?: boolean;
+  /** Backward refinement: through the dense tail (true, the default in linear mode), also through convolutions ('deep'), or none. */
+  backward?: boolean | 'deep';
   /** ReLU lower-line slope (default parallel). */
   lowerSlope?: LowerSlope;
 }

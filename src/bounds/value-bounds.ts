@@ -4,7 +4,7 @@ import type { Box } from '../model/perturbation.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
 import { encodeOnnx } from '../onnx/write.ts';
 import { buildBoundGraph } from './bound-graph.ts';
-import type { BoundMode } from './emitter.ts';
+import type { BoundMode, LowerSlope } from './emitter.ts';
 
 /** Concrete bounds on one model value for a batch of boxes: l ≤ value ≤ u, each [B, …dims] flattened. */
 export interface ValueBound {
@@ -22,9 +22,9 @@ export class ValueBounds {
   private constructor(private readonly session: InferenceSession, readonly probes: string[], readonly boxes: number) {}
 
   /** Builds a bound graph with `probes` as outputs and opens it in onnxruntime. */
-  static async create(model: Graph, probes: string[], boxes: number, mode: BoundMode = 'linear'): Promise<ValueBounds> {
+  static async create(model: Graph, probes: string[], boxes: number, mode: BoundMode = 'linear', lowerSlope?: LowerSlope): Promise<ValueBounds> {
     const unique = [...new Set(probes)];
-    const graph = buildBoundGraph(model, { boxes, mode, probes: unique, backward: false });
+    const graph = buildBoundGraph(model, { boxes, mode, probes: unique, backward: false, ...(lowerSlope ? { lowerSlope } : {}) });
     return new ValueBounds(await openSession(encodeOnnx(graph), { spinning: true }), unique, boxes);
   }
 

@@ -49,10 +49,13 @@ describe('luxcert certify on trained detectors', () => {
     await trainFolder({ ...TRAIN_DEFAULTS, data, out: heatmap, head: 'heatmap', grid: 8, epochs: 3, batchSize: 16, augment: true });
   });
 
-  for (const [name, path, reference, tolerances] of [['regression', () => model, 'prediction', '1,3'], ['regression', () => model, 'truth', '4,8'], ['heatmap', () => heatmap, 'prediction', '1,3']] as const) {
-    it(`${name} head, reference ${reference}: every certified claim survives sampled perturbations in onnxruntime`, () => {
-      const out = join(root, `inputs-${name}-${reference}`);
-      const r = luxcert('certify', '--model', path(), '--data', data, '--limit', '6', '--brightness', '0.02,0.1', '--contrast', '0.02,0.1', '--tolerance', tolerances, '--reference', reference, '--check', '150', '--budget-ms', '300', '--json', '--save-inputs', out, '--csv', join(out, 'claims.csv'));
+  for (const [name, path, reference, tolerances, backward] of [
+    ['regression', () => model, 'prediction', '1,3', 'dense'], ['regression', () => model, 'truth', '4,8', 'dense'], ['heatmap', () => heatmap, 'prediction', '1,3', 'dense'],
+    ['regression', () => model, 'prediction', '1,3', 'deep'], ['heatmap', () => heatmap, 'prediction', '1,3', 'deep'],
+  ] as const) {
+    it(`${name} head, reference ${reference}, backward ${backward}: every certified claim survives sampled perturbations in onnxruntime`, () => {
+      const out = join(root, `inputs-${name}-${reference}-${backward}`);
+      const r = luxcert('certify', '--model', path(), '--data', data, '--limit', '6', '--brightness', '0.02,0.1', '--contrast', '0.02,0.1', '--tolerance', tolerances, '--reference', reference, '--backward', backward, '--check', '150', '--budget-ms', '300', '--json', '--save-inputs', out, '--csv', join(out, 'claims.csv'));
       assert.equal(r.code, 0, r.stderr);
       const rep = JSON.parse(r.stdout) as Report;
       assert.equal(rep.settings.length, 4);

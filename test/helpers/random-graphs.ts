@@ -16,9 +16,9 @@ function positive(rng: Rng, n: number): Float32Array {
 
 /**
  * A convolutional graph with random weights that uses every IR operator: normalisation
- * (Sub/Div/Mul), Pad, Conv (groups, strides, dilations, SAME padding), BatchNormalization, Relu,
- * Clip, Abs, MaxPool, AveragePool (both count_include_pad), Concat, residual Add, GlobalAveragePool,
- * Flatten, Gemm, MatMul, Reshape and Identity.
+ * (Sub/Div/Mul), Pad, Conv (groups, strides, dilations, SAME padding), ConvTranspose (groups, stride,
+ * output_padding), BatchNormalization, Relu, Clip, Abs, MaxPool, AveragePool (both
+ * count_include_pad), Concat, residual Add, GlobalAveragePool, Flatten, Gemm, MatMul, Reshape and Identity.
  */
 export function randomConvGraph(seed: number, size = 12): Graph {
   const rng = new Rng(seed);
@@ -38,7 +38,10 @@ export function randomConvGraph(seed: number, size = 12): Graph {
   let y = b.op('Conv', [pooled, w('c2.w', [8, 4, 3, 3]), w('c2.b', [8], 0.1)], { group: 2, auto_pad: 'SAME_UPPER', strides: [1, 1] });
   y = b.op('Clip', [y], { min: 0, max: 6 });
   const z = b.op('Conv', [pooled, w('c3.w', [4, 8, 3, 3]), w('c3.b', [4], 0.1)], { dilations: [2, 2], pads: [2, 2, 2, 2] });
-  const a1 = b.op('AveragePool', [z], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 });
+  // Up ×2 and back down: ConvTranspose with groups and output_padding, then a stride-2 average.
+  const up = b.op('ConvTranspose', [z, w('ct.w', [4, 2, 3, 3]), w('ct.b', [4], 0.1)], { group: 2, strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] });
+  const down = b.op('AveragePool', [up], { kernel_shape: [2, 2], strides: [2, 2] });
+  const a1 = b.op('AveragePool', [down], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 });
   const a2 = b.op('AveragePool', [z], { kernel_shape: [2, 2], strides: [1, 1], pads: [0, 0, 1, 1], count_include_pad: 0 });
   let c = b.op('Concat', [a1, a2], { axis: 1 });
   c = b.op('Add', [c, y]);
@@ -75,4 +78,36 @@ export function randomVariantGraph(seed: number): Graph {
   const mp = b.op('MaxPool', [b.op('Reshape', [gm], { shape: [1, 1, 6, 4] })], { kernel_shape: [2, 2], dilations: [2, 1], strides: [1, 2] });
   const ap = b.op('AveragePool', [mp], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 });
   return b.build([ap, gm]);
+}
+
+/**
+ * A chain of convolutions into a dense head, the shape of luxcert's detectors, with the Conv
+ * geometries the backward pass must mirror: stride 2 with SAME padding and groups, dilation, an
+ * odd input under a stride-2 kernel that leaves a row unread, BatchNormalization nodes (raw), and
+ * a per-channel normalisation. `relu: false` makes it affine (no relaxation anywhere).
+ */
+export function randomChainGraph(seed: number, size = 13, relu = true): Graph {
+  const rng = new Rng(seed);
+  const b = new GraphBuilder(`random_chain_${seed}`);
+  const w = (name: string, dims: number[], scale = 0.4) => b.weight(name, randomTensor(rng, dims, scale));
+  const act = (x: string) => (relu ? b.op('Relu', [x]) : x);
+  let x = b.input('image', ['batch', 3, size, size]);
+  x = b.op('Sub', [x, b.weight('mean', t([1, 3, 1, 1], Float32Array.from([0.4, 0.5, 0.6])))]);
+  x = b.op('Div', [x, b.weight('std', t([3, 1, 1], Float32Array.from([0.2, 0.25, 0.3])))]);
+  x = b.op('Conv', [x, w('c1.w', [6, 3, 3, 3]), w('c1.b', [6], 0.1)], { pads: [1, 1, 1, 1] });
+  x = b.op('BatchNormalization', [x, b.weight('bn.g', t([6], positive(rng, 6))), w('bn.b', [6], 0.1), w('bn.m', [6], 0.1), b.weight('bn.v', t([6], positive(rng, 6)))], { epsilon: 1e-3 });
+  x = act(x);
+  x = b.op('Conv', [x, w('c2.w', [8, 3, 3, 3])], { group: 2, strides: [2, 2], auto_pad: 'SAME_UPPER' });
+  x = act(x);
+  x = b.op('Conv', [x, w('c3.w', [8, 8, 3, 3]), w('c3.b', [8], 0.1)], { dilations: [2, 2], pads: [2, 2, 2, 2] });
+  x = act(x);
+  x = b.op('Conv', [x, w('c4.w', [6, 8, 2, 2]), w('c4.b', [6], 0.1)], { strides: [2, 2] });
+  x = act(x);
+  x = b.op('Flatten', [x], { axis: 1 });
+  const n = 6 * Math.floor(Math.ceil(size / 2) / 2) ** 2;
+  x = b.op('Gemm', [x, w('fc1.w', [12, n], 0.3), w('fc1.b', [12], 0.1)], { transB: 1 });
+  x = act(x);
+  x = b.op('Gemm', [x, w('fc2.w', [12, 6], 0.3), w('fc2.b', [6], 0.1)]);
+  const out = b.op('Reshape', [x], { shape: [0, 3, 2] }, 'keypoints');
+  return b.build([out], { luxcert_test: 'random' });
 }

@@ -9,6 +9,7 @@ import { concatRule, padRule, reshapeLikeRule } from './structural.ts';
 /** The bound rule of every IR operator (exhaustive: a new operator does not compile without one). */
 export const RULES: Record<OpName, BoundRule> = {
   Conv: convRule,
+  ConvTranspose: convRule,
   Gemm: gemmRule,
   MatMul: matmulRule,
   BatchNormalization: batchNormRule,

@@ -3,16 +3,16 @@ import { batchNormAffine } from '../../graph/ops/batchnorm.ts';
 import { unsupported, type Bound } from '../emitter.ts';
 import { isBound, weight, weightForms, type BoundRule } from './rule.ts';
 
-/** Conv: W·x with W/2 and |W|/2 on the packed bound, bias on the c rows. */
+/** Conv and ConvTranspose: W·x with W/2 and |W|/2 on the packed bound, bias on the c rows. */
 export const convRule: BoundRule = (ctx, [x, w, b]) => {
   const { em, node, outDims } = ctx;
-  if (!isBound(x) || isBound(w) || isBound(b)) unsupported('Conv', node.name, 'only the data input may depend on the perturbation');
+  if (!isBound(x) || isBound(w) || isBound(b)) unsupported(node.op, node.name, 'only the data input may depend on the perturbation');
   const forms = weightForms(ctx, w as string);
   const bias = b === undefined ? undefined : (() => {
     const t = weight(ctx, b as string);
     return em.cRows(`${node.name}.bias`, { dims: [t.data.length, 1, 1], data: t.data }, 4);
   })();
-  return em.linear(x, (t, kind) => em.op('Conv', [t, forms[kind]], node.attrs), bias, outDims);
+  return em.linear(x, (t, kind) => em.op(node.op, [t, forms[kind]], node.attrs), bias, outDims);
 };
 
 /** Gemm with a constant B (and C): alpha·x·op(B) + beta·C. */

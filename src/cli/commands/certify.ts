@@ -15,12 +15,15 @@ import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
+/** `--backward` values and the bound graph's option for each. */
+const BACKWARD = { dense: true, deep: 'deep', none: false } as const;
+
 /** Defaults of `luxcert certify`: the documented default box and a 1 s budget per image. */
 export const CERTIFY_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance: '2', budgetMs: '1000', maxBoxes: '4096', boxesPerCall: '16', mode: 'linear', reference: 'truth', seed: '1', check: '0' } as const;
 
 interface Flags extends MetaFlagValues {
   model: string; data: string; brightness: string; contrast: string; tolerance: string; reference: string; budgetMs: string; maxBoxes: string;
-  boxesPerCall: string; mode: string; reluLower: string; limit?: string; check: string; seed: string; json?: boolean; csv?: string; saveInputs?: string;
+  boxesPerCall: string; mode: string; reluLower: string; backward: string; limit?: string; check: string; seed: string; json?: boolean; csv?: string; saveInputs?: string;
 }
 
 const list = (flag: string, v: string, opts: { min?: number } = {}) => v.split(',').map((s) => numberFlag(flag, s, opts));
@@ -59,6 +62,7 @@ export function registerCertify(program: Command): void {
     .option('--boxes-per-call <n>', 'sub-boxes per bound-graph call', d.boxesPerCall)
     .option('--mode <m>', 'linear (forward linear bounds) | ibp (intervals)', d.mode)
     .option('--relu-lower <s>', 'ReLU lower-line slope: parallel (to the chord) | adaptive (CROWN-Ada)', 'parallel')
+    .option('--backward <b>', 'backward bounds on the output (linear mode): dense (through the dense tail) | deep (also through convolutions: fewer sub-boxes, dearer passes) | none', 'dense')
     .option('--limit <n>', 'certify only the first n objects')
     .option('--check <n>', 'run n sampled perturbations per certified claim in onnxruntime and report violations', d.check)
     .option('--seed <n>', 'seed of the sampled perturbations', d.seed)
@@ -75,6 +79,8 @@ export function registerCertify(program: Command): void {
       if (f.reference !== 'truth' && f.reference !== 'prediction') throw new LuxcertError(`--reference must be truth or prediction, got '${f.reference}'`);
       if (f.mode !== 'linear' && f.mode !== 'ibp') throw new LuxcertError(`--mode must be linear or ibp, got '${f.mode}'`);
       if (f.reluLower !== 'parallel' && f.reluLower !== 'adaptive') throw new LuxcertError(`--relu-lower must be parallel or adaptive, got '${f.reluLower}'`);
+      if (!Object.hasOwn(BACKWARD, f.backward)) throw new LuxcertError(`--backward must be dense, deep or none, got '${f.backward}'`);
+      const backward = BACKWARD[f.backward as keyof typeof BACKWARD];
       if (f.csv) checkOutputFile(f.csv, '--csv', [f.model]);
       if (f.saveInputs) checkOutputDir(f.saveInputs, '--save-inputs', [f.data]);
       // One read: the graph that is bounded and the model that is sampled are the same bytes.
@@ -82,7 +88,7 @@ export function registerCertify(program: Command): void {
       const graph = rawToGraph(decodeOnnx(bytes, f.model));
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);
-      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower });
+      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower, backward });
       const runner = await ModelRunner.open(bytes, meta);
       if (f.saveInputs) mkdirSync(f.saveInputs, { recursive: true });
       const r = await certifySet(bounds, runner, meta, set, {

@@ -1,7 +1,7 @@
 import type { OpDef } from '../op.ts';
 import { BatchNormalization } from './batchnorm.ts';
 import { Add, Div, Mul, Sub } from './binary.ts';
-import { Conv } from './conv.ts';
+import { Conv, ConvTranspose } from './conv.ts';
 import { Gemm } from './gemm.ts';
 import { MatMul } from './matmul.ts';
 import { AveragePool, GlobalAveragePool, MaxPool } from './pool.ts';
@@ -13,7 +13,7 @@ import { Abs, Clip, Identity, Relu } from './unary.ts';
  * `Record<OpName, …>`, so the compiler lists what a new operator still lacks there.
  */
 export const OP_NAMES = [
-  'Conv', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'Abs', 'BatchNormalization', 'MaxPool', 'AveragePool',
+  'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'Abs', 'BatchNormalization', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'Pad', 'Flatten', 'Reshape', 'Clip', 'Identity', 'Concat',
 ] as const;
 
@@ -21,7 +21,7 @@ export const OP_NAMES = [
 export type OpName = (typeof OP_NAMES)[number];
 
 const DEFS: Record<OpName, OpDef> = {
-  Conv, Gemm, MatMul, Add, Sub, Mul, Div, Relu, Abs, BatchNormalization, MaxPool, AveragePool,
+  Conv, ConvTranspose, Gemm, MatMul, Add, Sub, Mul, Div, Relu, Abs, BatchNormalization, MaxPool, AveragePool,
   GlobalAveragePool, Pad, Flatten, Reshape, Clip, Identity, Concat,
 };
 

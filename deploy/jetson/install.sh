@@ -161,6 +161,8 @@ build_onnxruntime() {
   work=$(scratch onnxruntime)
   local ort="$work/onnxruntime" build="$work/onnxruntime/build/Linux/Release"
   run git clone --depth 1 --branch "v$onnxruntime" --recursive --shallow-submodules https://github.com/microsoft/onnxruntime "$ort"
+  # Before the hours of building: the binding must pass TensorRT's engine cache and workspace options.
+  run node "$here/patch-onnxruntime-node.mjs" "$ort/js/node/src/session_options_helper.cc"
   run env -C "$ort" ./build.sh --config Release --update --build --parallel "$n" --build_shared_lib --skip_tests --allow_running_as_root \
     --use_cuda --cuda_home /usr/local/cuda --cudnn_home "$arch_lib" \
     --use_tensorrt --tensorrt_home "$arch_lib" \
@@ -175,6 +177,8 @@ build_onnxruntime() {
   run install -m 644 "$build/libonnxruntime.so.$onnxruntime" "$ort_dir.partial/libonnxruntime.so.1"
   local p
   for p in shared cuda tensorrt; do run install -m 644 "$build/libonnxruntime_providers_$p.so" "$ort_dir.partial/libonnxruntime_providers_$p.so"; done
+  # Tells the runtime that this binding passes TensorRT options (the stock one ignores them).
+  if [ "$dry" = 1 ]; then echo "+ write $ort_dir.partial/luxcert-binding.json"; else printf '{"trtOptions":true,"onnxruntime":"%s"}\n' "$onnxruntime" > "$ort_dir.partial/luxcert-binding.json"; fi
   run mv "$ort_dir.partial" "$ort_dir"
   run rm -rf "$work"
 }

@@ -72,7 +72,7 @@ export async function runChecks(o: DoctorOptions = {}): Promise<Check[]> {
       bundleDir ??= settings.bundle;
       if (trust.length === 0) trust = settings.trustKeys;
       providers = o.providers ?? settings.providers;
-      gpu = o.gpu ?? { deviceId: settings.gpuDeviceId };
+      gpu = o.gpu ?? settings.gpu;
     } catch (e) {
       checks.push({ name: 'config', status: 'fail', detail: (e as Error).message });
       return checks;

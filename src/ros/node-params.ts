@@ -1,5 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
-import { PROVIDER_NAMES, type ProviderName } from '../runtime/providers.ts';
+import { PROVIDER_NAMES, type GpuOptions, type ProviderName } from '../runtime/providers.ts';
 import { DIAGNOSTICS_DEFAULTS, type DiagnosticsThresholds } from './diagnostics.ts';
 import { ROI_MODES, type RoiMode } from './roi.ts';
 
@@ -30,6 +30,8 @@ export const NODE_PARAMS = {
   threads: spec({ type: 'integer', default: 0, range: [0, 64], description: 'onnxruntime intra-op threads (0: onnxruntime\'s default)' }),
   providers: spec({ type: 'string_array', default: ['cuda', 'cpu'], choices: PROVIDER_NAMES, description: 'execution providers to try for the model, best first: tensorrt, cuda, cpu (cpu is always last; the certifier always runs in float32 on the CPU)' }),
   gpu_device_id: spec({ type: 'integer', default: 0, range: [0, 63], description: 'CUDA device of the tensorrt/cuda providers' }),
+  trt_engine_cache_dir: spec({ type: 'string', default: '', description: 'TensorRT: folder of built engines, reused at the next start (empty: build at every start)' }),
+  trt_workspace_mb: spec({ type: 'integer', default: 0, range: [0, 65536], description: 'TensorRT: builder workspace in MiB (0: onnxruntime\'s default)' }),
   image_topic: spec({ type: 'string', default: 'image', description: 'sensor_msgs/Image topic (its /compressed sibling when compressed is true)' }),
   compressed: spec({ type: 'bool', default: false, description: 'subscribe <image_topic>/compressed (sensor_msgs/CompressedImage) instead of the raw image' }),
   qos_reliability: spec({ type: 'string', default: 'best_effort', choices: ['best_effort', 'reliable'], description: 'image subscription reliability (depth 1, volatile)' }),
@@ -54,7 +56,7 @@ export interface NodeSettings {
   budgetMs?: number;
   threads?: number;
   providers: ProviderName[];
-  gpuDeviceId: number;
+  gpu: GpuOptions;
   imageTopic: string;
   compressed: boolean;
   reliability: 'best_effort' | 'reliable';
@@ -96,7 +98,9 @@ export function nodeSettings(values: Partial<Record<ParamName, unknown>>): NodeS
   if (bad.length > 0) throw new LuxcertError(`bad parameters: ${bad.join('; ')}`);
   return {
     bundle: v.bundle, trustKeys: v.trust_keys.filter((k) => k !== ''), ...(v.budget_ms > 0 ? { budgetMs: v.budget_ms } : {}), ...(Number(v.threads) > 0 ? { threads: Number(v.threads) } : {}),
-    providers: v.providers as ProviderName[], gpuDeviceId: Number(v.gpu_device_id), imageTopic: v.image_topic, compressed: v.compressed, reliability: v.qos_reliability as 'best_effort' | 'reliable',
+    providers: v.providers as ProviderName[],
+    gpu: { deviceId: Number(v.gpu_device_id), ...(v.trt_engine_cache_dir !== '' ? { trtCacheDir: v.trt_engine_cache_dir } : {}), ...(Number(v.trt_workspace_mb) > 0 ? { trtWorkspaceMb: Number(v.trt_workspace_mb) } : {}) },
+    imageTopic: v.image_topic, compressed: v.compressed, reliability: v.qos_reliability as 'best_effort' | 'reliable',
     roiMode: v.roi_mode as RoiMode, roi: v.roi, detectionsTopic: v.detections_topic, detectionStampToleranceMs: v.detection_stamp_tolerance_ms,
     publishAnnotatedImage: v.publish_annotated_image, autostart: v.autostart,
     thresholds: { minFps: v.diagnostics_min_fps, maxP99Ms: v.diagnostics_max_p99_ms, minCertifiedShare: v.diagnostics_min_certified_share, staleAfterS: v.diagnostics_stale_after_s },

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -10,10 +10,14 @@ import { openSession, type OrtSessionOptions } from '../onnx/ort.ts';
 export const PROVIDER_NAMES = ['tensorrt', 'cuda', 'cpu'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
-/** Settings of the GPU providers that onnxruntime's Node binding passes on (it passes no others). */
+/** Settings of the GPU providers. */
 export interface GpuOptions {
   /** CUDA device ordinal (0 on a Jetson, which has one GPU). */
   deviceId?: number;
+  /** TensorRT: keep built engines in this folder, so a restart loads them instead of building them again. */
+  trtCacheDir?: string;
+  /** TensorRT: builder workspace in MiB (onnxruntime's default: 1024). */
+  trtWorkspaceMb?: number;
 }
 
 /** A provider list from the command line or a parameter: known names only, refused in one line otherwise. */
@@ -27,6 +31,12 @@ export function parseProviders(names: readonly string[], what = '--providers'): 
 /** A GPU device ordinal, refused in one line unless a small non-negative integer. */
 export function checkDeviceId(v: number, what = '--gpu-device'): number {
   if (!(Number.isInteger(v) && v >= 0 && v <= 63)) throw new LuxcertError(`${what} must be an integer in [0, 63], got ${v}`);
+  return v;
+}
+
+/** A TensorRT workspace size in MiB, refused in one line unless an integer in [1, 65536]. */
+export function checkWorkspaceMb(v: number, what = '--trt-workspace-mb'): number {
+  if (!(Number.isInteger(v) && v >= 1 && v <= 65536)) throw new LuxcertError(`${what} must be an integer number of MiB in [1, 65536], got ${v}`);
   return v;
 }
 
@@ -54,10 +64,32 @@ export function keepGpuAtFloat32(): void {
   else if (v !== '0') log.warn({ NVIDIA_TF32_OVERRIDE: v }, 'TF32 left enabled for the model on the GPU: its keypoints carry TF32 rounding (certificates are unaffected: the certifier runs in float32 on the CPU)');
 }
 
+/**
+ * Whether this onnxruntime binding passes TensorRT provider options: the stock one passes the
+ * device id only; deploy/jetson/install.sh builds one that passes `trtOptions` and says so in
+ * luxcert-binding.json beside it.
+ */
+export function bindingPassesTrtOptions(): boolean {
+  return existsSync(join(bindingDir(), 'luxcert-binding.json'));
+}
+
+/** TensorRT's provider options for the GPU settings: float32 only, whatever else is asked. */
+function trtOptions(gpu: GpuOptions): Record<string, string> {
+  return {
+    trt_fp16_enable: '0',
+    trt_int8_enable: '0',
+    ...(gpu.trtCacheDir !== undefined ? { trt_engine_cache_enable: '1', trt_engine_cache_path: gpu.trtCacheDir, trt_timing_cache_enable: '1', trt_timing_cache_path: gpu.trtCacheDir } : {}),
+    ...(gpu.trtWorkspaceMb !== undefined ? { trt_max_workspace_size: String(gpu.trtWorkspaceMb * 2 ** 20) } : {}),
+  };
+}
+
 /** onnxruntime's executionProviders entry for one provider, with the CPU as the fallback for operators it lacks. */
 export function sessionProviders(p: ProviderName, gpu: GpuOptions = {}): NonNullable<InferenceSession.SessionOptions['executionProviders']> {
   if (p === 'cpu') return ['cpu'];
-  return [{ name: p, ...(gpu.deviceId !== undefined ? { deviceId: gpu.deviceId } : {}) }, 'cpu'];
+  const device = gpu.deviceId !== undefined ? { deviceId: gpu.deviceId } : {};
+  // trtOptions is read by the binding install.sh builds; the stock binding ignores the property.
+  const entry = p === 'tensorrt' ? { name: p, ...device, trtOptions: trtOptions(gpu) } : { name: p, ...device };
+  return [entry as InferenceSession.ExecutionProviderConfig, 'cpu'];
 }
 
 /**
@@ -74,13 +106,24 @@ export async function openModelSession(bytes: Uint8Array, providers: readonly Pr
       continue;
     }
     if (p !== 'cpu') keepGpuAtFloat32();
+    if (p === 'tensorrt' && (o.gpu?.trtCacheDir !== undefined || o.gpu?.trtWorkspaceMb !== undefined)) {
+      if (!bindingPassesTrtOptions()) log.warn('this onnxruntime binding ignores TensorRT options (the engine cache and workspace): build it with deploy/jetson/install.sh');
+      else if (o.gpu.trtCacheDir !== undefined) {
+        try {
+          mkdirSync(o.gpu.trtCacheDir, { recursive: true });
+        } catch (e) {
+          throw new LuxcertError(`TensorRT engine cache ${o.gpu.trtCacheDir}: cannot create it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
+      }
+    }
     try {
       const options: OrtSessionOptions = { executionProviders: sessionProviders(p, o.gpu), ...(o.threads ? { intraOpNumThreads: o.threads } : {}) };
       const session = await openSession(bytes, options);
       log.info({ provider: p, ...(p !== 'cpu' ? { deviceId: o.gpu?.deviceId ?? 0 } : {}) }, 'onnxruntime session for the model');
       return { session, provider: p };
     } catch (e) {
-      log.debug({ provider: p, reason: (e as Error).message.split('\n')[0] }, 'execution provider unavailable');
+      // Installed but not opening is a surprise worth seeing (a driver, a library, an option).
+      log.warn({ provider: p, reason: (e as Error).message.split('\n')[0] }, 'execution provider failed to open; trying the next');
     }
   }
   throw new LuxcertError('no execution provider could open the model');

@@ -69,6 +69,7 @@ describe('deploy/jetson', () => {
     assert.match(r.out, new RegExp(`--branch v${row.onnxruntime} `));
     assert.match(r.out, /--use_cuda .*--use_tensorrt .*CMAKE_CUDA_ARCHITECTURES=87/);
     assert.match(r.out, /npm run build -- --config=Release --arch=arm64 .*--use_cuda --use_tensorrt/);
+    assert.ok(r.out.indexOf('patch-onnxruntime-node.mjs') > r.out.indexOf('git clone') && r.out.indexOf('patch-onnxruntime-node.mjs') < r.out.indexOf('./build.sh'), 'the binding is patched before the build');
     assert.match(r.out, new RegExp(`libonnxruntime_providers_tensorrt\\.so /opt/lx/onnxruntime-${esc(row.onnxruntime!)}-cuda${esc(row.cuda!)}-trt${esc(row.tensorrt!)}\\.partial/`), 'built into a folder of its own, renamed when complete');
     assert.match(r.out, new RegExp(`rclnodejs@${row.rclnodejs}`));
     assert.match(r.out, /write \/etc\/systemd\/system\/luxcert\.service \(paths under \/opt\/lx\)/);
@@ -119,6 +120,12 @@ describe('deploy/jetson', () => {
     const firstSource = ins.findIndex((i) => i.op === 'COPY' && /^src /.test(i.args));
     assert.ok(ortRun < firstSource, 'a change to luxcert\'s sources does not rebuild onnxruntime');
     const copied = ins.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    // What install.sh reads beside itself, but for the service's files, is there before the first step runs.
+    const first = ins.find((i) => i.op === 'COPY')!.args.split(/\s+/).slice(0, -1);
+    const service = ['luxcert-service', 'luxcert.yaml', 'luxcert.service', '99-luxcert-camera.rules'];
+    for (const [, f] of read('deploy/jetson/install.sh').matchAll(/"\$here\/([\w.-]+)"/g)) {
+      if (!service.includes(f!)) assert.ok(first.includes(`deploy/jetson/${f}`), `the image's first COPY brings ${f}, which install.sh reads`);
+    }
     const pkg = JSON.parse(read('package.json')) as { files: string[] };
     for (const f of [...pkg.files, 'package.json', 'package-lock.json', '.npmrc']) assert.ok(copied.includes(f), `the image copies ${f}`);
     for (const f of copied) assert.ok(existsSync(join(REPO, f)), `COPY ${f} exists`);
@@ -128,6 +135,26 @@ describe('deploy/jetson', () => {
     assert.deepEqual(JSON.parse(entry), ['/opt/luxcert/bin/luxcert-service'], 'exec form');
     assert.ok(runs.some((r) => r.includes('/opt/luxcert/bin/luxcert-service')), 'the entrypoint is installed by a RUN');
     assert.ok(ins.some((i) => i.op === 'ENV' && /NVIDIA_TF32_OVERRIDE=0/.test(i.args)));
+  });
+
+  it('patch-onnxruntime-node passes trtOptions to UpdateTensorRTProviderOptions in the TensorRT branch only, once; refuses a source it does not recognise', async () => {
+    const { patchSource } = (await import(join(DEPLOY, 'patch-onnxruntime-node.mjs'))) as { patchSource(s: string): { src?: string; error?: string } };
+    // The shape of onnxruntime's js/node/src/session_options_helper.cc around the provider branches.
+    const src = [
+      '#include <napi.h>', 'void ParseExecutionProviders(const Napi::Array epList, Ort::SessionOptions& sessionOptions) {', '  for (uint32_t i = 0; i < epList.Length(); i++) {', '    Napi::Value epValue = epList[i];',
+      '    } else if (name == "cuda") {', '      options->device_id = deviceId;', '      sessionOptions.AppendExecutionProvider_CUDA_V2(*options);',
+      '    } else if (name == "tensorrt") {', '      options->device_id = deviceId;', '      sessionOptions.AppendExecutionProvider_TensorRT_V2(*options);', '      Ort::GetApi().ReleaseTensorRTProviderOptions(options);', '  }', '}',
+    ].join('\n');
+    const r = patchSource(src);
+    assert.equal(r.error, undefined);
+    const out = r.src!;
+    const call = out.indexOf('UpdateTensorRTProviderOptions(options');
+    assert.ok(call > out.indexOf('name == "tensorrt"') && call < out.indexOf('AppendExecutionProvider_TensorRT_V2'), 'inside the TensorRT branch, before the provider is appended');
+    assert.ok(call > out.indexOf('AppendExecutionProvider_CUDA_V2'), 'the CUDA branch is untouched');
+    assert.match(out, /#include <vector>/);
+    assert.equal(patchSource(out).src, out, 'patching twice changes nothing');
+    assert.match(patchSource(src.replace('AppendExecutionProvider_TensorRT_V2', 'AppendExecutionProvider_TensorRT_V3')).error!, /found 0 \(onnxruntime changed its Node binding/);
+    assert.match(patchSource(src.replace('epValue = epList[i]', 'ep = epList[i]')).error!, /no longer names its entry epValue/);
   });
 
   it('shell scripts and the Dockerfile\'s RUN lines pass shellcheck', { skip: has('shellcheck') ? false : 'shellcheck not installed (.ci/run installs it)' }, () => {

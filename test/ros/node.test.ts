@@ -94,6 +94,8 @@ describe('the ROS node without ROS: its pure parts', () => {
       ['providers', 'cuda', /providers must be a string array/],
       ['providers', ['gpu', 'cpu'], /providers must be a list of tensorrt, cuda, cpu, got 'gpu'/],
       ['gpu_device_id', -1, /gpu_device_id must be in \[0, 63\]/],
+      ['trt_workspace_mb', 100000, /trt_workspace_mb must be in \[0, 65536\]/],
+      ['trt_engine_cache_dir', 3, /trt_engine_cache_dir must be a string/],
       ['nonsense', 1, /unknown parameter 'nonsense'/],
     ] as const) assert.match(checkParam(name, value) ?? '', why, `${name} = ${String(value)}`);
     assert.equal(checkParam('threads', 4n), undefined, 'rclnodejs gives integers as bigint');

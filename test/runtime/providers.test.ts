@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkDeviceId, keepGpuAtFloat32, parseProviders, providerInstalled, sessionProviders } from '../../src/runtime/providers.ts';
+import { checkDeviceId, checkWorkspaceMb, keepGpuAtFloat32, parseProviders, providerInstalled, sessionProviders } from '../../src/runtime/providers.ts';
 import { luxcert } from '../helpers/cli.ts';
 
 describe('execution providers', () => {
@@ -12,7 +12,14 @@ describe('execution providers', () => {
     assert.throws(() => checkDeviceId(0.5), /got 0\.5/);
     assert.deepEqual(sessionProviders('cpu', { deviceId: 1 }), ['cpu']);
     assert.deepEqual(sessionProviders('cuda', { deviceId: 1 }), [{ name: 'cuda', deviceId: 1 }, 'cpu'], 'the CPU takes the operators the GPU provider lacks');
-    assert.deepEqual(sessionProviders('tensorrt'), [{ name: 'tensorrt' }, 'cpu']);
+    const trtOff = { trt_fp16_enable: '0', trt_int8_enable: '0' };
+    assert.deepEqual(sessionProviders('tensorrt'), [{ name: 'tensorrt', trtOptions: trtOff }, 'cpu'], 'FP16 and INT8 are always sent as off');
+    assert.deepEqual(sessionProviders('tensorrt', { deviceId: 0, trtCacheDir: '/var/lib/luxcert/trt', trtWorkspaceMb: 512 }), [
+      { name: 'tensorrt', deviceId: 0, trtOptions: { ...trtOff, trt_engine_cache_enable: '1', trt_engine_cache_path: '/var/lib/luxcert/trt', trt_timing_cache_enable: '1', trt_timing_cache_path: '/var/lib/luxcert/trt', trt_max_workspace_size: String(512 * 2 ** 20) } },
+      'cpu',
+    ]);
+    assert.deepEqual(sessionProviders('cuda', { deviceId: 2, trtCacheDir: '/x' }), [{ name: 'cuda', deviceId: 2 }, 'cpu'], 'TensorRT options stay with TensorRT');
+    assert.throws(() => checkWorkspaceMb(0), /--trt-workspace-mb must be an integer number of MiB in \[1, 65536\], got 0/);
     assert.equal(providerInstalled('cpu'), true);
   });
 

@@ -11,14 +11,14 @@ import { FoxgloveLive, parseListenAddress } from '../../ros/foxglove-server.ts';
 import { McapRecorder } from '../../ros/mcap-recorder.ts';
 import { FrameOutputs, type MessageSink } from '../../ros/outputs.ts';
 import { openSource } from '../../runtime/frames.ts';
-import { checkDeviceId, parseProviders } from '../../runtime/providers.ts';
+import { checkDeviceId, checkWorkspaceMb, parseProviders, type GpuOptions } from '../../runtime/providers.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
 import { SystemMonitor } from '../../runtime/system-stats.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags { bundle: string; input: string; out?: string; record?: string; foxglove?: string; frameId: string; annotate?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; gpuDevice?: string; threads?: string; trust: string[]; json?: boolean }
+interface Flags { bundle: string; input: string; out?: string; record?: string; foxglove?: string; frameId: string; annotate?: string; budgetMs?: string; fps?: string; limit?: string; providers: string; gpuDevice?: string; trtCache?: string; trtWorkspaceMb?: string; threads?: string; trust: string[]; json?: boolean }
 
 /**
  * results.jsonl as the run goes: each complete line is written to `<out>.partial` at once (so a
@@ -67,6 +67,8 @@ export function registerRun(program: Command): void {
     .option('--limit <n>', 'stop after n frames')
     .option('--providers <list>', 'execution providers to try for the model, best first: tensorrt, cuda, cpu (the certifier always runs in float32 on the CPU)', 'cuda,cpu')
     .option('--gpu-device <n>', 'CUDA device for the tensorrt/cuda providers', '0')
+    .option('--trt-cache <dir>', 'TensorRT: keep built engines here and reuse them at the next start (needs the binding deploy/jetson/install.sh builds)')
+    .option('--trt-workspace-mb <n>', 'TensorRT: builder workspace in MiB (default: onnxruntime\'s, 1024)')
     .option('--threads <n>', 'onnxruntime intra-op threads')
     .option('--trust <pubkey>', 'run only bundles signed by this Ed25519 public key (PEM; repeat for several)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'machine-readable summary')
@@ -77,12 +79,16 @@ export function registerRun(program: Command): void {
         if (f.record) checkOutputFile(f.record, '--record', [f.input, ...(f.out ? [f.out] : []), ...Object.values(BUNDLE_FILES).map((n) => join(f.bundle, n))]);
         const listen = f.foxglove !== undefined ? parseListenAddress(f.foxglove) : undefined;
         const providers = parseProviders(f.providers.split(',').map((s) => s.trim()).filter(Boolean));
-        const deviceId = checkDeviceId(numberFlag('--gpu-device', f.gpuDevice, { integer: true, min: 0 }));
+        const gpu: GpuOptions = {
+          deviceId: checkDeviceId(numberFlag('--gpu-device', f.gpuDevice, { integer: true, min: 0 })),
+          ...(f.trtCache !== undefined ? { trtCacheDir: f.trtCache } : {}),
+          ...(f.trtWorkspaceMb !== undefined ? { trtWorkspaceMb: checkWorkspaceMb(numberFlag('--trt-workspace-mb', f.trtWorkspaceMb, { integer: true, positive: true })) } : {}),
+        };
         const bundle = loadBundle(f.bundle, f.trust.length > 0 ? { trust: f.trust.map(readPublicKey) } : {});
         if (bundle.signedBy) log.info({ keyId: bundle.signedBy, signer: bundle.manifest.signature?.signer }, 'bundle signature verified');
         const runtime = await Runtime.open(bundle, {
           providers,
-          gpu: { deviceId },
+          gpu,
           ...(f.threads ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
           ...(f.budgetMs ? { budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }) } : {}),
         });

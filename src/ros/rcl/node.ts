@@ -74,7 +74,7 @@ export async function runNode(argv: string[]): Promise<void> {
       const bundle = loadBundle(settings.bundle, settings.trustKeys.length > 0 ? { trust: settings.trustKeys.map(readPublicKey) } : {});
       const m = bundle.manifest;
       ctx = { meta: m.meta, modelName: settings.bundle.split('/').filter(Boolean).pop() ?? 'bundle', modelSha256: m.files.model.sha256, maxBox: m.maxBox, tolerance: m.tolerance };
-      runtime = Runtime.open(bundle, { providers: settings.providers, gpu: { deviceId: settings.gpuDeviceId }, ...(settings.threads ? { threads: settings.threads } : {}), ...(settings.budgetMs ? { budgetMs: settings.budgetMs } : {}) });
+      runtime = Runtime.open(bundle, { providers: settings.providers, gpu: settings.gpu, ...(settings.threads ? { threads: settings.threads } : {}), ...(settings.budgetMs ? { budgetMs: settings.budgetMs } : {}) });
       runtime.then((r) => (provider = r.provider), (e: Error) => diagnostics.setFatal(`onnxruntime could not open the bundle: ${e.message.split('\n')[0]}`));
       diagnostics.setFatal(undefined);
       log.info({ bundle: settings.bundle, signedBy: bundle.signedBy }, 'bundle loaded');

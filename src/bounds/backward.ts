@@ -25,7 +25,7 @@ interface TailState {
   offU: string;
 }
 
-/** How the backward pass crosses one operator of the dense tail. */
+/** How the backward pass crosses one operator of the tail. */
 interface TailRule {
   /** Whether this node can be crossed (its constants have the form `step` relies on). */
   accepts(ctx: TailContext, n: Node): boolean;
@@ -111,6 +111,7 @@ interface Adjoint {
   extra: [number, number];
 }
 
+/** A Conv's adjoint geometry, or undefined when its weight or bias is not constant or ConvTranspose could not mirror it. */
 function adjointOf(ctx: TailContext, n: Node): Adjoint | undefined {
   const w = ctx.model.initializers.get(n.inputs[1]!);
   if (!w || w.dims.length !== 4 || (n.inputs[2] !== undefined && !ctx.model.initializers.has(n.inputs[2]))) return undefined;
@@ -127,7 +128,7 @@ function adjointOf(ctx: TailContext, n: Node): Adjoint | undefined {
 /**
  * Λ·(W ⋆ x) = (Wᵀ ⋆ Λ)·x: the adjoint of a Conv. Written as a Conv with the kernel flipped and its
  * channel axes swapped, over Λ with stride − 1 zeros inserted between its rows and columns
- * (onnxruntime's Conv is many times faster than its ConvTranspose on these shapes); as a
+ * (onnxruntime's CPU Conv took half the time of its ConvTranspose on the demo's shapes); as a
  * ConvTranspose when the padding that needs would be negative.
  */
 function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => string {

@@ -1,64 +1,132 @@
-// Training and inference throughput of every zoo architecture on the tfjs backend in use.
-// Usage: npm run bench:train [-- --backend wasm] [--input-size 32]
+// Training throughput and peak memory of every zoo architecture, luxcert beside PyTorch: the same
+// graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each configuration run in its own
+// process (so peak memory is its own), luxcert and PyTorch interleaved so machine drift hits both.
+// PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
+// Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
+// training step, about three forward passes, can approach).
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --backend wasm]
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/random.ts';
+import type { Graph } from '../src/graph/graph.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { initBackend } from '../src/train/backend.ts';
 import { keypointLoss } from '../src/train/losses.ts';
-import { TfGraph } from '../src/train/tf-graph.ts';
-import { ARCHS, buildZooModel } from '../src/train/zoo.ts';
+import { TfGraph, TRAINABLE } from '../src/train/tf-graph.ts';
+import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 
-const { values } = parseArgs({ options: { backend: { type: 'string' }, 'input-size': { type: 'string', default: '32' } } });
-const size = Number(values['input-size']);
-const backend = await initBackend(values.backend);
-const rng = new Rng(1);
-const k = 4;
-const rows: string[][] = [['arch', 'head', 'params', 'train img/s', `tfjs infer img/s`, 'onnxruntime img/s']];
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string' }, sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
+    heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, one: { type: 'string' },
+  },
+});
+const KEYPOINTS = ['a', 'b', 'c', 'd'];
 
-async function timed(minSeconds: number, fn: () => Promise<number> | number): Promise<number> {
-  await fn(); // warm-up
+/** One configuration of the bench. */
+interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; seconds: number }
+/** What one side measured for a configuration. */
+interface Measured { imagesPerSecond: number; peakMiB: number }
+
+const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head, keypoints: KEYPOINTS, skeleton: [], inputSize: c.size, cropPadding: 1.25, seed: 1 });
+
+/** Images per second of `fn` (which returns the images it processed), over at least `seconds` after one warm-up call. */
+async function timed(seconds: number, fn: () => Promise<number> | number): Promise<number> {
+  await fn();
   let images = 0;
   const t0 = performance.now();
-  while ((performance.now() - t0) / 1000 < minSeconds) images += await fn();
+  while ((performance.now() - t0) / 1000 < seconds) images += await fn();
   return images / ((performance.now() - t0) / 1000);
 }
 
-for (const arch of ARCHS) {
-  for (const head of ['regression', 'heatmap'] as const) {
-    const g = buildZooModel({ arch, head, keypoints: ['a', 'b', 'c', 'd'], skeleton: [], inputSize: size, cropPadding: 1.25, seed: 1 });
-    const meta = modelMeta(g, arch);
-    const tg = new TfGraph(g);
-    const opt = tf.train.adam(1e-3);
-    const n = arch === 'cnn7' ? 8 : 32;
-    const x = tf.tensor4d(Float32Array.from({ length: n * 3 * size * size }, () => rng.next()), [n, 3, size, size]);
-    const kp = Float32Array.from({ length: n * k * 2 }, () => rng.uniform(0, size));
-    const mask = new Float32Array(n * k).fill(1);
-    const train = await timed(3, () => {
-      tf.tidy(() => {
-        opt.minimize(() => keypointLoss(meta, tg.forward(x, true).output, kp, mask, n), false, [...tg.params.values()]);
-      });
-      return n;
+/** luxcert's side, in this (child) process: training steps, then onnxruntime inference on the same batch. */
+async function luxcertSide(c: Config): Promise<Measured & { ort: number; backend: string }> {
+  const backend = await initBackend(values.backend);
+  const rng = new Rng(1);
+  const g = modelOf(c);
+  const meta = modelMeta(g, c.arch);
+  const tg = new TfGraph(g);
+  const opt = tf.train.adam(1e-3);
+  const n = c.batch;
+  const data = Float32Array.from({ length: n * 3 * c.size * c.size }, () => rng.next());
+  const x = tf.tensor4d(data, [n, 3, c.size, c.size]);
+  const kp = Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size));
+  const mask = new Float32Array(n * KEYPOINTS.length).fill(1);
+  const train = await timed(c.seconds, () => {
+    tf.tidy(() => {
+      opt.minimize(() => keypointLoss(meta, tg.forward(x, true).output, kp, mask, n), false, [...tg.params.values()]);
     });
-    const infer = await timed(2, () => {
-      tf.tidy(() => tg.forward(x).output.dataSync());
-      return n;
-    });
-    const session = await openSession(encodeOnnx(g));
-    const feeds = { image: { dims: [n, 3, size, size], data: x.dataSync() as Float32Array } };
-    const ort = await timed(2, async () => {
-      await runSession(session, feeds);
-      return n;
-    });
-    const params = [...g.initializers.values()].reduce((a, t) => a + t.data.length, 0);
-    rows.push([arch, head, String(params), train.toFixed(1), infer.toFixed(0), ort.toFixed(0)]);
-    tg.dispose();
-    x.dispose();
-    console.error(`${arch}/${head} done`);
-  }
+    return n;
+  });
+  // Peak memory of training alone: read before onnxruntime allocates.
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  const session = await openSession(encodeOnnx(g));
+  const ort = await timed(2, async () => {
+    await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
+    return n;
+  });
+  return { imagesPerSecond: train, peakMiB, ort, backend };
 }
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-console.log(`bench:train — tfjs backend ${backend}, input ${size}×${size}, batch 32 (cnn7: 8), Node ${process.version}`);
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+
+/** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
+function pytorchSide(python: string, c: Config, dir: string): Measured & { torch: string } {
+  const g = modelOf(c);
+  const trainable = g.nodes.flatMap((n) => n.inputs.filter((name, i) => g.initializers.has(name) && TRAINABLE[n.op]?.includes(i)));
+  const spec = {
+    threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head, seconds: c.seconds,
+    ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
+    input: g.inputs[0]!.name, output: g.outputs[0]!.name, trainable,
+    nodes: g.nodes.map((n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })),
+    initializers: Object.fromEntries([...g.initializers].map(([k, t]) => [k, { dims: t.dims, data: [...t.data] }])),
+  };
+  const file = join(dir, `${c.arch}-${c.head}-${c.size}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const r = spawnSync(python, [new URL('./pytorch-train.py', import.meta.url).pathname, file], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: values.threads } });
+  if (r.status !== 0) throw new Error(`pytorch-train.py failed on ${c.arch}/${c.head}/${c.size}: ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured & { torch: string };
+}
+
+/** A python3 that imports torch (Debian's is /usr/bin/python3; a pyenv shim on PATH may lack it), or undefined. */
+function findTorch(): string | undefined {
+  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+}
+
+if (values.one !== undefined) {
+  console.log(JSON.stringify(await luxcertSide(JSON.parse(values.one) as Config)));
+} else {
+  const python = findTorch();
+  const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
+  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'luxcert peak MiB', 'PyTorch peak MiB', 'onnxruntime infer img/s', 'train / infer']];
+  let backend = '?';
+  let torchVersion = 'not installed';
+  try {
+    for (const size of values.sizes!.split(',').map(Number)) {
+      for (const arch of values.archs!.split(',') as Arch[]) {
+        for (const head of values.heads!.split(',') as Config['head'][]) {
+          const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds) };
+          const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), ...(values.backend ? ['--backend', values.backend] : [])], { encoding: 'utf8' });
+          if (child.status !== 0) throw new Error(`luxcert side failed on ${arch}/${head}/${size}: ${child.stderr.trim().split('\n').pop()}`);
+          const lx = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measured & { ort: number; backend: string };
+          backend = lx.backend;
+          const pt = python ? pytorchSide(python, c, dir) : undefined;
+          if (pt) torchVersion = pt.torch;
+          const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
+          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3)]);
+          console.error(`${arch}/${head}/${size} done`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement; luxcert on tfjs backend ${backend}, PyTorch ${torchVersion}, Node ${process.version}`);
+  console.log(`| ${rows[0]!.join(' | ')} |`);
+  console.log(`|${rows[0]!.map(() => '---|').join('')}`);
+  for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);
+}

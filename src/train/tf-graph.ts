@@ -12,7 +12,7 @@ interface Val {
 }
 
 /** Which inputs of an operator are trained weights and which are BatchNorm statistics. */
-const TRAINABLE: Record<string, number[]> = { Conv: [1, 2], Gemm: [1, 2], MatMul: [0, 1], BatchNormalization: [1, 2] };
+export const TRAINABLE: Record<string, number[]> = { Conv: [1, 2], Gemm: [1, 2], MatMul: [0, 1], BatchNormalization: [1, 2] };
 const STATISTICS: Record<string, number[]> = { BatchNormalization: [3, 4] };
 
 /** BatchNorm running statistics move this far towards each batch's (PyTorch's momentum 0.1). */

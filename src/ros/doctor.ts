@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { quantile } from '../core/quantile.ts';
 import { loadBundle } from '../export/bundle.ts';
 import { readPublicKey } from '../export/signing.ts';
-import { PROVIDER_NAMES, providerInstalled, type GpuOptions, type ProviderName } from '../runtime/providers.ts';
+import { bindingPassesTrtOptions, PROVIDER_NAMES, providerInstalled, type GpuOptions, type ProviderName } from '../runtime/providers.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { readNodeConfig } from './config-file.ts';
 
@@ -50,7 +50,8 @@ export async function runChecks(o: DoctorOptions = {}): Promise<Check[]> {
   checks.push({ name: 'node', status: major >= 20 ? 'ok' : 'fail', detail: `${process.version} on ${process.platform}-${process.arch}${major >= 20 ? '' : ' (luxcert needs ≥ 20)'}` });
   const ortVersion = (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
   const installed = PROVIDER_NAMES.filter(providerInstalled);
-  checks.push({ name: 'onnxruntime', status: 'ok', detail: `onnxruntime-node ${ortVersion}; execution providers installed: ${installed.join(', ')}` });
+  const binding = bindingPassesTrtOptions() ? 'the binding deploy/jetson/install.sh builds (passes TensorRT options)' : 'the npm binding';
+  checks.push({ name: 'onnxruntime', status: 'ok', detail: `onnxruntime-node ${ortVersion}, ${binding}; execution providers installed: ${installed.join(', ')}` });
   const distro = process.env.ROS_DISTRO;
   const rcl = resolvable('rclnodejs');
   checks.push({ name: 'ros', status: distro && rcl ? 'ok' : 'warn', detail: `${distro ? `ROS 2 ${distro} sourced` : 'no ROS 2 sourced (ROS_DISTRO unset)'}; rclnodejs ${rcl ? 'installed' : 'not installed'}${distro && rcl ? '' : ' — luxcert ros needs both (docs/ros.md); run --record/--foxglove work without'}` });

@@ -20,7 +20,7 @@ describe('luxcert doctor', () => {
     assert.equal(r.code, 0, r.stderr);
     const { checks } = JSON.parse(r.stdout) as { checks: { name: string; status: string; detail: string }[] };
     assert.deepEqual(checks.map((c) => c.name), ['node', 'onnxruntime', 'ros', 'cameras', 'bundle', 'frame rate']);
-    assert.match(checks[1]!.detail, /onnxruntime-node \d+\.\d+\.\d+; execution providers installed: .*cpu/);
+    assert.match(checks[1]!.detail, /onnxruntime-node \d+\.\d+\.\d+, the npm binding; execution providers installed: .*cpu/);
     assert.equal(checks[4]!.status, 'ok');
     assert.match(checks[4]!.detail, /certifier rebuilt and identical, unsigned/);
     assert.match(checks[5]!.detail, /≈ \d+ frames\/s with the model on cpu and the certifier on the CPU \(p50 [\d.]+ ms/);

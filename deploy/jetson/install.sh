@@ -159,6 +159,9 @@ build_onnxruntime() {
   local n=${jobs:-$(awk '/MemTotal/ {j = int($2 / 1024 / 1024 / 6); print (j < 1 ? 1 : j)}' /proc/meminfo)}
   local work
   work=$(scratch onnxruntime)
+  # An interrupted build leaves no source tree behind (gigabytes); $work is expanded now, while set.
+  # shellcheck disable=SC2064
+  if [ "$dry" = 0 ]; then trap "rm -rf '$work'" EXIT; fi
   local ort="$work/onnxruntime" build="$work/onnxruntime/build/Linux/Release"
   run git clone --depth 1 --branch "v$onnxruntime" --recursive --shallow-submodules https://github.com/microsoft/onnxruntime "$ort"
   # Before the hours of building: the binding must pass TensorRT's engine cache and workspace options.

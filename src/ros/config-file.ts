@@ -8,44 +8,58 @@ export const NODE_NAME = 'luxcert';
 
 const MAX_BYTES = 1 << 20;
 
-/** A scalar as written in the file (the parse keeps source tokens). */
-const sourceText = (s: Scalar): string => (s.srcToken && 'source' in s.srcToken ? s.srcToken.source : String(s.value)).trim();
+const TRUE = ['Y', 'y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'];
+const FALSE = ['N', 'n', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'];
+/** What C's strtol(s, &end, 0) reads whole: decimal, 0x hexadecimal or 0 octal, after blanks, with a sign. */
+const STRTOL = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/;
+/** What C's strtod reads whole: decimal with exponent, inf/infinity/nan (any case), hexadecimal floats. */
+const STRTOD = /^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf(inity)?|nan|0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?)$/i;
 
-/** The parameter type ROS 2's YAML reader (rcl_yaml_param_parser) gives a scalar, from how it is written. */
-function rosScalarType(s: Scalar): 'bool' | 'integer' | 'double' | 'string' {
-  if (s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE' || s.type === 'BLOCK_LITERAL' || s.type === 'BLOCK_FOLDED') return 'string';
-  const src = sourceText(s);
-  if (/^(true|false|yes|no|on|off|y|n)$/i.test(src)) return 'bool';
-  if (/^[-+]?\d+$/.test(src)) return 'integer';
-  if (/^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|\.inf|\.nan)$/i.test(src)) return 'double';
-  return 'string';
+/**
+ * A scalar typed and read the way ROS 2's parameter-file reader does (rcl_yaml_param_parser's
+ * get_value): quoted or tagged !!str is a string; otherwise, in order, one of its bool words, what
+ * strtol reads whole (an integer), what strtod reads whole (a double), else a string.
+ */
+function rosScalar(s: Scalar): { type: 'bool' | 'integer' | 'double' | 'string'; value: boolean | number | string } {
+  const quoted = s.type === 'QUOTE_DOUBLE' || s.type === 'QUOTE_SINGLE';
+  if (quoted || s.tag === 'tag:yaml.org,2002:str') return { type: 'string', value: String(s.value) };
+  const src = s.srcToken && 'source' in s.srcToken ? s.srcToken.source : String(s.value);
+  if (TRUE.includes(src)) return { type: 'bool', value: true };
+  if (FALSE.includes(src)) return { type: 'bool', value: false };
+  const int = STRTOL.exec(src);
+  if (int) {
+    const digits = int[2]!;
+    const v = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16) : digits.length > 1 && digits.startsWith('0') ? parseInt(digits, 8) : parseInt(digits, 10);
+    return { type: 'integer', value: int[1] === '-' ? -v : v };
+  }
+  if (STRTOD.test(src)) return { type: 'double', value: /^\s*[+-]?0[xX]/.test(src) ? NaN : Number(src.trim().replace(/^([+-]?)inf(inity)?$/i, '$1Infinity').replace(/^[+-]?nan$/i, 'NaN')) };
+  return { type: 'string', value: src };
 }
 
 /** A parameter's value as ROS 2 would type it, or why the node would refuse it. */
 function readValue(name: ParamName, node: YamlNode | null, where: string): unknown {
   const want: ParamType = NODE_PARAMS[name].type;
   const hint = (got: string) => {
-    const fix = want === 'double' && got === 'integer' ? ` (write ${String((node as Scalar).value)}.0: ROS 2 reads ${String((node as Scalar).value)} as an integer and refuses it for a double parameter)`
+    const written = isScalar(node) ? String(rosScalar(node).value) : '';
+    const fix = want === 'double' && got === 'integer' ? ` (write ${written}.0: ROS 2 reads ${written} as an integer and refuses it for a double parameter)`
       : want === 'double_array' && got === 'integer_array' ? ' (write every element with a decimal point, e.g. [0.0, 0.0, 64.0]: ROS 2 reads [0, 0, 64] as an integer array)'
       : '';
     return `${where}: ${name} must be ${want.replace('_', ' ')}, is ${got.replace('_', ' ')}${fix}`;
   };
   if (want.endsWith('_array')) {
-    if (!isSeq(node)) throw new LuxcertError(hint(isScalar(node) ? rosScalarType(node) : 'a map'));
-    const items = node.items.map((i) => (isScalar(i) ? rosScalarType(i) : 'nested'));
-    if (items.includes('nested')) throw new LuxcertError(`${where}: ${name} must be a flat list`);
-    const kinds = new Set(items);
+    if (!isSeq(node)) throw new LuxcertError(hint(isScalar(node) ? rosScalar(node).type : 'a map'));
+    if (!node.items.every(isScalar)) throw new LuxcertError(`${where}: ${name} must be a flat list`);
+    const items = (node.items as Scalar[]).map(rosScalar);
+    const kinds = new Set(items.map((i) => i.type));
     if (kinds.size > 1) throw new LuxcertError(`${where}: ${name} mixes ${[...kinds].join(' and ')} elements (ROS 2 refuses lists of mixed types)`);
-    const kind = items[0] ?? (want === 'double_array' ? 'double' : 'string');
+    const kind = items[0]?.type ?? (want === 'double_array' ? 'double' : 'string');
     if (`${kind}_array` !== want) throw new LuxcertError(hint(`${kind}_array`));
-    return node.items.map((i) => (kind === 'double' ? Number((i as Scalar).value) : String((i as Scalar).value)));
+    return items.map((i) => i.value);
   }
   if (!isScalar(node)) throw new LuxcertError(hint(isSeq(node) ? 'a list' : 'a map'));
-  const got = rosScalarType(node);
-  if (got !== want) throw new LuxcertError(hint(got));
-  if (want === 'string') return String(node.value);
-  if (want === 'bool') return /^(true|yes|on|y)$/i.test(sourceText(node));
-  return Number(node.value);
+  const v = rosScalar(node);
+  if (v.type !== want) throw new LuxcertError(hint(v.type));
+  return v.value;
 }
 
 /** Whether a top-level section of a parameter file applies to the luxcert node in `namespace`. */

@@ -37,6 +37,8 @@ describe('the node\'s parameter file, read as ROS 2 types it', () => {
     assert.equal(settings.compressed, true);
     assert.deepEqual(settings.roi, [1, 2, 30]);
     assert.deepEqual(settings.providers, ['tensorrt', 'cpu']);
+    const c = readNodeConfig(file('bundle: "/b"\nthreads: 010\ncompressed: yes\nautostart: Off\ntrt_workspace_mb: 0x100\ntrt_engine_cache_dir: ~')).values;
+    assert.deepEqual([c.threads, c.compressed, c.autostart, c.trt_workspace_mb, c.trt_engine_cache_dir], [8, true, false, 256, '~'], 'strtol base 0 (octal, hex), YAML 1.1 bool words, plain ~ as a string');
     const two = join(dir, 'two.yaml');
     writeFileSync(two, 'camera:\n  ros__parameters:\n    fps: 30\n/luxcert/luxcert:\n  ros__parameters:\n    bundle: "/x"\n    threads: 3\n');
     assert.equal(readNodeConfig(two).settings.threads, 3, 'another node\'s section is left to it; /NAMESPACE/luxcert applies');
@@ -54,7 +56,9 @@ describe('the node\'s parameter file, read as ROS 2 types it', () => {
       ['bundle: "/b"\nproviders: [gpu]', /providers must be a list of tensorrt, cuda, cpu, got 'gpu'/],
       ['bundle: "/b"\nbudget_msec: 20.0', /unknown parameter 'budget_msec' \(ROS 2 would ignore it silently/],
       ['bundle: "/b"\nbudget_ms: -1.0', /budget_ms must be in \[0, 10000\]/],
-      ['bundle: "/b"\nbudget_ms: .nan', /budget_ms must be a double/],
+      ['bundle: "/b"\nbudget_ms: .nan', /budget_ms must be double, is string/],
+      ['bundle: "/b"\nbudget_ms: nan', /budget_ms must be a double/],
+      ['bundle: "/b"\ncompressed: TrUe', /compressed must be bool, is string/],
       ['budget_ms: 5.0', /bundle is required/],
     ] as const) {
       const p = file(body);

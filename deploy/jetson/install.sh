@@ -11,7 +11,8 @@
 # Options: --jetpack X (default: from /etc/nv_tegra_release), --prefix DIR (/opt/luxcert),
 # --steps LIST, --enable (enable and start the service), --jobs N (onnxruntime build; default
 # from memory), --container (in an image build: the base image's L4T may differ from the row's),
-# --dry-run. Steps: apt node luxcert onnxruntime ros-packages service.
+# --dry-run, --row (print the chosen JetPack and base image, tab-separated, and stop).
+# Steps: apt node luxcert onnxruntime ros-packages service.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +24,7 @@ enable=0
 jobs=
 dry=0
 container=0
+print_row=0
 tegra_release=${LUXCERT_TEGRA_RELEASE:-/etc/nv_tegra_release}
 all_steps=" apt node luxcert onnxruntime ros-packages service "
 
@@ -46,7 +48,8 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
     --dry-run) dry=1; shift ;;
     --container) container=1; shift ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --row) print_row=1; shift ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -78,7 +81,8 @@ if [ -z "$row" ]; then
   supported=$(awk -F'\t' '!/^#/ && $1 != "jetpack" {printf "%s%s", sep, $1; sep = ", "}' "$here/versions.tsv")
   die "no row in versions.tsv for $(if [ -n "$jetpack" ]; then echo "JetPack $jetpack"; else echo "L4T $detected"; fi) (supported JetPack releases: $supported)"
 fi
-IFS=$'\t' read -r jetpack l4t _base ubuntu cuda cudnn tensorrt cuda_arch ros node onnxruntime rclnodejs <<< "$row"
+IFS=$'\t' read -r jetpack l4t base ubuntu cuda cudnn tensorrt cuda_arch ros node onnxruntime rclnodejs <<< "$row"
+if [ "$print_row" = 1 ]; then printf '%s\t%s\n' "$jetpack" "$base"; exit 0; fi
 say "JetPack $jetpack (L4T $l4t, Ubuntu $ubuntu): CUDA $cuda, cuDNN $cudnn, TensorRT $tensorrt, sm_$cuda_arch; ROS 2 $ros, Node $node, onnxruntime $onnxruntime, rclnodejs $rclnodejs → $prefix"
 
 if [ "$dry" = 0 ]; then

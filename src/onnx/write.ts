@@ -9,8 +9,8 @@ import { onnx, type P } from './proto.ts';
 /** The opset luxcert writes. */
 export const WRITE_OPSET = 17;
 
-/** Attributes written as FLOAT; every other number is an INT (no supported op has float lists). */
-const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon']);
+/** IR attributes written as FLOAT; every other number is an INT (no supported op has float lists). */
+export const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon']);
 
 function encodeAttr(name: string, v: AttrValue): P.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;

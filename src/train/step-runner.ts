@@ -1,0 +1,135 @@
+import * as ort from 'onnxruntime-node';
+import type { Tensor } from '../core/tensor.ts';
+import type { Graph } from '../graph/graph.ts';
+import type { ModelMeta } from '../model/metadata.ts';
+import { openSession } from '../onnx/ort.ts';
+import { targetCells } from './losses.ts';
+import type { PerturbationRegularisers } from './regularisers.ts';
+import { ADAM, buildTrainStep, nextName, type TrainStepModel } from './train-step.ts';
+
+/** One batch as the step consumes it. */
+export interface StepBatch {
+  n: number;
+  /** N×C×H×W in [0, 1]. */
+  x: Float32Array;
+  keypoints: Float32Array;
+  mask: Float32Array;
+  /** One (α, β) per image for the regularisers' perturbed pass. */
+  alpha?: Float32Array;
+  beta?: Float32Array;
+}
+
+/** What one step reports (each regulariser's term before its weight). */
+export interface StepLosses {
+  loss: number;
+  wasserstein?: number;
+  reluStability?: number;
+}
+
+/** Options of the training engine. */
+export interface StepRunnerOptions {
+  regularisers?: PerturbationRegularisers;
+  /** onnxruntime intra-op threads (default: onnxruntime's, one per core). */
+  threads?: number;
+}
+
+/**
+ * Trains a model with the compiled training step in onnxruntime. Weights, Adam's moments and the
+ * running statistics stay as onnxruntime tensors between steps: each step's outputs are the next
+ * step's inputs, so the state is never copied into or out of JavaScript arrays until `weights()`.
+ */
+export class StepRunner {
+  private readonly sessions = new Map<number, { session: ort.InferenceSession; step: TrainStepModel }>();
+  private readonly state = new Map<string, ort.Tensor>();
+  private t = 0;
+
+  constructor(private readonly model: Graph, private readonly meta: ModelMeta, private readonly opts: StepRunnerOptions = {}) {}
+
+  /** Adam steps taken so far. */
+  get steps(): number {
+    return this.t;
+  }
+
+  /** Runs one step on a batch at learning rate `lr`; the model's weights move (see `weights`). */
+  async step(b: StepBatch, lr: number): Promise<StepLosses> {
+    const { session, step } = await this.sessionFor(b.n);
+    if (this.state.size === 0) this.initState(step);
+    this.t++;
+    const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+    const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.state);
+    feeds.image = new ort.Tensor('float32', b.x, step.inputs.image!);
+    if (this.meta.head === 'regression') {
+      feeds.keypoints = new ort.Tensor('float32', b.keypoints, step.inputs.keypoints!);
+      feeds.mask = new ort.Tensor('float32', b.mask, step.inputs.mask!);
+    } else {
+      const cells = this.meta.grid! * this.meta.grid!;
+      const { cells: c, inside } = targetCells(this.meta, b.keypoints, b.mask);
+      const labels = new Float32Array(c.length * cells);
+      c.forEach((cell, i) => (labels[i * cells + cell] = 1));
+      feeds.labels = new ort.Tensor('float32', labels, step.inputs.labels!);
+      feeds.weights = new ort.Tensor('float32', inside, step.inputs.weights!);
+    }
+    if (step.inputs.alpha) {
+      if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
+      feeds.alpha = new ort.Tensor('float32', b.alpha, step.inputs.alpha);
+      feeds.beta = new ort.Tensor('float32', b.beta, step.inputs.beta!);
+    }
+    feeds.lr = scalar(lr);
+    feeds.c1 = scalar(1 / (1 - ADAM.beta1 ** this.t));
+    feeds.c2 = scalar(1 / (1 - ADAM.beta2 ** this.t));
+    const out = await session.run(feeds);
+    for (const k of this.state.keys()) this.state.set(k, out[nextName(k)]!);
+    const value = (name: string) => (out[name] ? (out[name].data as Float32Array)[0]! : undefined);
+    const losses: StepLosses = { loss: value('loss')! };
+    const w = value('wasserstein');
+    const s = value('relu_stability');
+    if (w !== undefined) losses.wasserstein = w;
+    if (s !== undefined) losses.reluStability = s;
+    return losses;
+  }
+
+  /** The current weights and running statistics, by initializer name (copies). */
+  weights(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [k, t] of this.state) {
+      if (k.startsWith('p:') || k.startsWith('s:')) out.set(k.slice(2), { dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
+    }
+    return out;
+  }
+
+  /** Copies the current weights and statistics into the model's initializers. */
+  writeBack(): void {
+    for (const [k, t] of this.weights()) this.model.initializers.set(k, t);
+  }
+
+  /** Frees the sessions. */
+  async release(): Promise<void> {
+    for (const { session } of this.sessions.values()) await session.release();
+    this.sessions.clear();
+  }
+
+  private initState(step: TrainStepModel): void {
+    const init = (name: string) => this.model.initializers.get(name)!;
+    for (const p of step.params) {
+      const t = init(p);
+      this.state.set(`p:${p}`, new ort.Tensor('float32', Float32Array.from(t.data), t.dims));
+      this.state.set(`m:${p}`, new ort.Tensor('float32', new Float32Array(t.data.length), t.dims));
+      this.state.set(`v:${p}`, new ort.Tensor('float32', new Float32Array(t.data.length), t.dims));
+    }
+    for (const s of step.statistics) {
+      const t = init(s);
+      this.state.set(`s:${s}`, new ort.Tensor('float32', Float32Array.from(t.data), t.dims));
+    }
+  }
+
+  // One session per batch size: the epoch's last batch is usually smaller.
+  private async sessionFor(n: number) {
+    let s = this.sessions.get(n);
+    if (!s) {
+      const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}) });
+      s = { session: await openSession(step.onnx, this.opts.threads ? { intraOpNumThreads: this.opts.threads } : {}), step };
+      this.sessions.set(n, s);
+    }
+    return s;
+  }
+}

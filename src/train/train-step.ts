@@ -1,0 +1,207 @@
+import { LuxcertError } from '../core/errors.ts';
+import type { Graph } from '../graph/graph.ts';
+import { validateGraph } from '../graph/validate.ts';
+import type { ModelMeta } from '../model/metadata.ts';
+import { OnnxEmitter } from '../onnx/emit.ts';
+import { emitBackward, emitForward, weightRoles, type ForwardPass } from './grad/tape.ts';
+import type { PerturbationRegularisers } from './regularisers.ts';
+
+/** Adam's constants (tfjs's and Keras's defaults; PyTorch's ε is 1e-8). */
+export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
+
+/** What a training step is built for. */
+export interface StepSpec {
+  model: Graph;
+  meta: ModelMeta;
+  /** Images per step (static, so onnxruntime plans every kernel once). */
+  batch: number;
+  regularisers?: PerturbationRegularisers;
+  /** Also output each weight's gradient as `grad:NAME` (for checks). */
+  gradients?: boolean;
+}
+
+/** A training step as an ONNX model, and the names of what it carries from step to step. */
+export interface TrainStepModel {
+  onnx: Uint8Array;
+  /** Trained initializers: each has inputs `p:`, `m:`, `v:` (weight, Adam's moments) and outputs `next:p:`, … */
+  params: string[];
+  /** Running statistics: input `s:NAME`, output `next:s:NAME`. */
+  statistics: string[];
+  /** Per-step inputs beyond the state, with their shapes. */
+  inputs: Record<string, number[]>;
+}
+
+/** The step's output holding the next value of a state input. */
+export const nextName = (state: string): string => `next:${state}`;
+
+/**
+ * One training step of a model, compiled from its IR into ONNX: the forward pass in training mode,
+ * the head's loss, the perturbation regularisers, reverse-mode gradients from each operator's rule,
+ * and Adam's update of every trained weight. Inputs: `image` [B, C, H, W]; regression heads
+ * `keypoints` [B, K, 2] and `mask` [B, K], heatmap heads `labels` [B·K, G·G] (one-hot cell) and
+ * `weights` [B·K]; `lr`, and Adam's bias corrections `c1` = 1/(1 − β₁ᵗ), `c2` = 1/(1 − β₂ᵗ); with
+ * regularisers, `alpha` and `beta` [B, 1, 1, 1] (one perturbation per image). Outputs: `loss` (the
+ * head's), `wasserstein` and `relu_stability` (each term before its weight) and the next state.
+ */
+export function buildTrainStep(spec: StepSpec): TrainStepModel {
+  const { model, meta, batch: n } = spec;
+  const input = model.inputs[0]!;
+  if (model.inputs.length !== 1 || input.shape.length !== 4) throw new LuxcertError(`model '${model.name}': training needs one image input [N, C, H, W]`);
+  const shapes = staticShapes(model, n);
+  const e = new OnnxEmitter(`${model.name}_train_step`);
+  const { params, statistics } = weightRoles(model);
+  const outName = model.outputs[0]!.name;
+  const reg = spec.regularisers;
+  // Every input is declared before any node, so no value the model names can take an input's name.
+  const inputs: Record<string, number[]> = { image: shapes.get(input.name)!, ...targetInputs(meta, n), lr: [], c1: [], c2: [] };
+  if (reg) Object.assign(inputs, { alpha: [n, 1, 1, 1], beta: [n, 1, 1, 1] });
+  for (const [k, dims] of Object.entries(inputs)) e.input(k, dims);
+  const weights = new Map<string, string>();
+  for (const name of params) {
+    const dims = model.initializers.get(name)!.dims;
+    weights.set(name, e.input(`p:${name}`, dims));
+    e.input(`m:${name}`, dims);
+    e.input(`v:${name}`, dims);
+  }
+  for (const name of statistics) weights.set(name, e.input(`s:${name}`, model.initializers.get(name)!.dims));
+  for (const [name, t] of model.initializers) if (!weights.has(name)) weights.set(name, e.tensor(name, t));
+  const trained = new Set(params.map((p) => weights.get(p)!));
+  const clean = emitForward(e, model, shapes, 'image', weights, trained);
+  const head = emitHeadLoss(e, meta, clean.values.get(outName)!, shapes.get(outName)!);
+  e.output(head.loss, 'loss');
+  const seeds = new Map([[clean.values.get(outName)!, head.grad]]);
+  const passes: ForwardPass[] = [clean];
+  if (reg) {
+    const perturbedImage = e.op('Clip', [e.op('Add', [e.op('Mul', ['image', 'alpha']), 'beta']), e.scalar(0), e.scalar(1)]);
+    // Its BatchNorm statistic updates are dropped: the perturbed pass only shapes the loss.
+    const perturbed = emitForward(e, model, shapes, perturbedImage, weights, trained);
+    passes.push(perturbed);
+    const pair = (name: string) => {
+      const a = clean.values.get(name);
+      if (a === undefined) throw new LuxcertError(`model '${model.name}' has no value '${name}' to regularise`);
+      return { clean: a, perturbed: perturbed.values.get(name)!, shape: shapes.get(name)! };
+    };
+    const seed = (v: string, g: string) => seeds.set(v, seeds.has(v) ? e.op('Add', [seeds.get(v)!, g]) : g);
+    if (reg.wasserstein) e.output(emitWasserstein(e, reg.wasserstein.probes.map(pair), reg.wasserstein.lambda, seed), 'wasserstein');
+    if (reg.reluStability) e.output(emitReluStability(e, reg.reluStability.values.map(pair), reg.reluStability.margin, reg.reluStability.mu, seed), 'relu_stability');
+  }
+  const grads = emitBackward(e, passes, seeds);
+  for (const name of params) {
+    const g = grads.get(weights.get(name)!);
+    if (g === undefined) throw new LuxcertError(`weight '${name}' does not reach the loss, so it cannot be trained`);
+    if (spec.gradients) e.output(g, `grad:${name}`);
+    const [m, v] = [`m:${name}`, `v:${name}`];
+    const m2 = e.op('Add', [e.op('Mul', [m, e.scalar(ADAM.beta1)]), e.op('Mul', [g, e.scalar(1 - ADAM.beta1)])]);
+    const v2 = e.op('Add', [e.op('Mul', [v, e.scalar(ADAM.beta2)]), e.op('Mul', [e.op('Mul', [g, g]), e.scalar(1 - ADAM.beta2)])]);
+    const denom = e.op('Add', [e.op('Sqrt', [e.op('Mul', [v2, 'c2'])]), e.scalar(ADAM.epsilon)]);
+    const stepTaken = e.op('Div', [e.op('Mul', [m2, e.op('Mul', ['c1', 'lr'])]), denom]);
+    e.output(e.op('Sub', [weights.get(name)!, stepTaken]), nextName(`p:${name}`));
+    e.output(m2, nextName(m));
+    e.output(v2, nextName(v));
+  }
+  for (const name of statistics) {
+    e.output(clean.updates.get(name) ?? weights.get(name)!, nextName(`s:${name}`));
+  }
+  return { onnx: e.encode(), params, statistics, inputs };
+}
+
+/** Shapes of every model value with the batch fixed to `n`; refuses a model with other dynamic dimensions. */
+function staticShapes(model: Graph, n: number): Map<string, number[]> {
+  const input = model.inputs[0]!;
+  const copy: Graph = { ...model, inputs: [{ name: input.name, shape: [n, ...input.shape.slice(1)] }], outputs: model.outputs.map((o) => ({ ...o, shape: [] })), nodes: [...model.nodes] };
+  const shapes = validateGraph(copy);
+  const out = new Map<string, number[]>();
+  for (const [k, s] of shapes) {
+    if (!s.every((d) => typeof d === 'number')) throw new LuxcertError(`model '${model.name}': value '${k}' has dynamic shape [${s}] beyond the batch, so it cannot be trained`);
+    out.set(k, s as number[]);
+  }
+  return out;
+}
+
+/** The inputs holding a head's targets. */
+function targetInputs(meta: ModelMeta, n: number): Record<string, number[]> {
+  const k = meta.keypoints.length;
+  return meta.head === 'regression' ? { keypoints: [n, k, 2], mask: [n, k] } : { labels: [n * k, meta.grid! * meta.grid!], weights: [n * k] };
+}
+
+/** The head's loss (what `keypointLoss` defines) and its gradient with respect to the model output. */
+function emitHeadLoss(e: OnnxEmitter, meta: ModelMeta, y: string, yShape: number[]): { loss: string; grad: string } {
+  const n = yShape[0]!;
+  const k = meta.keypoints.length;
+  const sum = (v: string) => e.op('ReduceSum', [v], { keepdims: 0 });
+  // Like tfjs's SUM_BY_NONZERO_WEIGHTS: divided by the number of weighted terms (at least 1, so an unlabelled batch has loss 0).
+  const perTerm = (w: string, copies: number) => e.op('Reciprocal', [e.op('Max', [e.op('Mul', [sum(e.op('Sign', [e.op('Abs', [w])])), e.scalar(copies)]), e.scalar(1)])]);
+  if (meta.head === 'regression') {
+    const [target, mask] = ['keypoints', 'mask'];
+    const d = e.op('Sub', [e.op('Reshape', [y, e.ints([n, k, 2])]), target]);
+    const a = e.op('Abs', [d]);
+    const q = e.op('Min', [a, e.scalar(1)]);
+    // Smooth-L1 with δ = 1: ½q² + (|d| − q), q = min(|d|, 1).
+    const huber = e.op('Add', [e.op('Mul', [e.op('Mul', [q, q]), e.scalar(0.5)]), e.op('Sub', [a, q])]);
+    const w = e.op('Mul', [e.op('Unsqueeze', [mask, e.ints([2])]), perTerm(mask, 2)]);
+    const loss = sum(e.op('Mul', [huber, w]));
+    const grad = e.op('Reshape', [e.op('Mul', [e.op('Clip', [d, e.scalar(-1), e.scalar(1)]), w]), e.ints(yShape)]);
+    return { loss, grad };
+  }
+  const cells = meta.grid! * meta.grid!;
+  const [labels, weights] = ['labels', 'weights'];
+  const logp = e.op('LogSoftmax', [e.op('Reshape', [y, e.ints([n * k, cells])])], { axis: 1 });
+  const w = e.op('Mul', [weights, perTerm(weights, 1)]);
+  const ce = e.op('Neg', [e.op('ReduceSum', [e.op('Mul', [labels, logp]), e.ints([1])], { keepdims: 0 })]);
+  const loss = sum(e.op('Mul', [ce, w]));
+  const grad = e.op('Mul', [e.op('Sub', [e.op('Exp', [logp]), labels]), e.op('Unsqueeze', [w, e.ints([1])])]);
+  return { loss, grad: e.op('Reshape', [grad, e.ints(yShape)]) };
+}
+
+/** A value in the clean and the perturbed pass. */
+interface Pair {
+  clean: string;
+  perturbed: string;
+  shape: number[];
+}
+
+/**
+ * The Wasserstein regulariser (see wasserstein.ts's definition): per probe and channel, the mean
+ * |sorted clean − sorted perturbed| of the per-image channel means, averaged; seeds λ times its
+ * gradient (a sorted value's gradient flows to the element it came from).
+ */
+function emitWasserstein(e: OnnxEmitter, pairs: Pair[], lambda: number, seed: (v: string, g: string) => void): string {
+  const terms = pairs.map(({ clean, perturbed, shape }) => {
+    const [n, c] = shape as [number, number];
+    const spatial = shape.slice(2).reduce((p, d) => p * d, 1);
+    const channelMeans = (v: string) => e.op('Transpose', [shape.length > 2 ? e.op('ReduceMean', [v], { axes: shape.slice(2).map((_, i) => i + 2), keepdims: 0 }) : v], { perm: [1, 0] });
+    const sorted = (v: string) => e.node('TopK', [channelMeans(v), e.ints([n])], { axis: 1, largest: 0, sorted: 1 }, 2);
+    const [sa, ia] = sorted(clean);
+    const [sb, ib] = sorted(perturbed);
+    const diff = e.op('Sub', [sa!, sb!]);
+    const g = e.op('Mul', [e.op('Sign', [diff]), e.scalar(lambda / (n * c * pairs.length * spatial))]);
+    const back = (idx: string, gs: string) => {
+      const perImage = e.op('Transpose', [e.op('ScatterElements', [e.op('ConstantOfShape', [e.ints([c, n])]), idx, gs], { axis: 1 })], { perm: [1, 0] });
+      return shape.length > 2 ? e.op('Expand', [e.op('Reshape', [perImage, e.ints([n, c, ...shape.slice(2).map(() => 1)])]), e.ints(shape)]) : perImage;
+    };
+    seed(clean, back(ia!, g));
+    seed(perturbed, back(ib!, e.op('Neg', [g])));
+    return e.op('ReduceMean', [e.op('Abs', [diff])], { keepdims: 0 });
+  });
+  return e.op('Div', [terms.reduce((s, t) => e.op('Add', [s, t])), e.scalar(terms.length)]);
+}
+
+/**
+ * The ReLU-stability regulariser (see relu-stability.ts's definition): per watched value, the mean
+ * of relu(k·|z' − z| − |z|) over the value's RMS (a constant of the batch), averaged; seeds μ times
+ * its gradient.
+ */
+function emitReluStability(e: OnnxEmitter, pairs: Pair[], margin: number, mu: number, seed: (v: string, g: string) => void): string {
+  const terms = pairs.map(({ clean: z, perturbed: zp, shape }) => {
+    const count = shape.reduce((p, d) => p * d, 1);
+    const diff = e.op('Sub', [zp, z]);
+    const hinge = e.op('Relu', [e.op('Sub', [e.op('Mul', [e.op('Abs', [diff]), e.scalar(margin)]), e.op('Abs', [z])])]);
+    const scale = e.op('Add', [e.op('Sqrt', [e.op('ReduceMean', [e.op('Mul', [z, z])], { keepdims: 0 })]), e.scalar(1e-6)]);
+    const g = e.op('Div', [e.op('Mul', [e.op('Sign', [hinge]), e.scalar(mu / (count * pairs.length))]), scale]);
+    const gShift = e.op('Mul', [g, e.op('Mul', [e.op('Sign', [diff]), e.scalar(margin)])]);
+    seed(zp, gShift);
+    seed(z, e.op('Neg', [e.op('Add', [gShift, e.op('Mul', [g, e.op('Sign', [z])])])]));
+    return e.op('Div', [e.op('ReduceMean', [hinge], { keepdims: 0 }), scale]);
+  });
+  return e.op('Div', [terms.reduce((s, t) => e.op('Add', [s, t])), e.scalar(terms.length)]);
+}

@@ -4,8 +4,9 @@
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
 // training step, about three forward passes, can approach).
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --backend wasm]
-import * as tf from '@tensorflow/tfjs-core';
+// Also what moving the training state across the JavaScript boundary costs per step.
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2]
+import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,14 +17,14 @@ import type { Graph } from '../src/graph/graph.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
-import { initBackend } from '../src/train/backend.ts';
-import { keypointLoss } from '../src/train/losses.ts';
-import { TfGraph, TRAINABLE } from '../src/train/tf-graph.ts';
+import { OnnxEmitter } from '../src/onnx/emit.ts';
+import { weightRoles } from '../src/train/grad/tape.ts';
+import { StepRunner } from '../src/train/step-runner.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 
 const { values } = parseArgs({
   options: {
-    backend: { type: 'string' }, sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
+    sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
     heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, one: { type: 'string' },
   },
 });
@@ -46,38 +47,56 @@ async function timed(seconds: number, fn: () => Promise<number> | number): Promi
 }
 
 /** luxcert's side, in this (child) process: training steps, then onnxruntime inference on the same batch. */
-async function luxcertSide(c: Config): Promise<Measured & { ort: number; backend: string }> {
-  const backend = await initBackend(values.backend);
+async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossingMs: number; stepMs: number }> {
   const rng = new Rng(1);
   const g = modelOf(c);
   const meta = modelMeta(g, c.arch);
-  const tg = new TfGraph(g);
-  const opt = tf.train.adam(1e-3);
   const n = c.batch;
   const data = Float32Array.from({ length: n * 3 * c.size * c.size }, () => rng.next());
-  const x = tf.tensor4d(data, [n, 3, c.size, c.size]);
-  const kp = Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size));
-  const mask = new Float32Array(n * KEYPOINTS.length).fill(1);
-  const train = await timed(c.seconds, () => {
-    tf.tidy(() => {
-      opt.minimize(() => keypointLoss(meta, tg.forward(x, true).output, kp, mask, n), false, [...tg.params.values()]);
-    });
+  const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1) };
+  const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) } });
+  const train = await timed(c.seconds, async () => {
+    await runner.step(batch, 1e-3);
     return n;
   });
-  // Peak memory of training alone: read before onnxruntime allocates.
+  // Peak memory of training alone: read before the other sessions allocate.
   const peakMiB = process.resourceUsage().maxRSS / 1024;
-  const session = await openSession(encodeOnnx(g));
+  await runner.release();
+  const session = await openSession(encodeOnnx(g), { intraOpNumThreads: Number(values.threads) });
   const ort = await timed(2, async () => {
     await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
     return n;
   });
-  return { imagesPerSecond: train, peakMiB, ort, backend };
+  return { imagesPerSecond: train, peakMiB, ort, stepMs: (1000 * n) / train, crossingMs: await crossingCost(g) };
+}
+
+/**
+ * What moving the training state (weights, Adam's moments, statistics) into and out of onnxruntime
+ * costs per step: a session that only passes the same tensors through (Identity), timed.
+ */
+async function crossingCost(g: Graph): Promise<number> {
+  const { params, statistics } = weightRoles(g);
+  const e = new OnnxEmitter('crossing');
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of [...params.flatMap((p) => [p, `m:${p}`, `v:${p}`]), ...statistics]) {
+    const t = g.initializers.get(name.replace(/^[mv]:/, ''))!;
+    e.output(e.op('Identity', [e.input(name, t.dims)]), `out:${name}`);
+    feeds[name] = new ort.Tensor('float32', new Float32Array(t.data.length), t.dims);
+  }
+  const session = await ort.InferenceSession.create(e.encode(), { intraOpNumThreads: Number(values.threads), logSeverityLevel: 3 });
+  const calls = 20;
+  await session.run(feeds);
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) await session.run(feeds);
+  const ms = (performance.now() - t0) / calls;
+  await session.release();
+  return ms;
 }
 
 /** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
 function pytorchSide(python: string, c: Config, dir: string): Measured & { torch: string } {
   const g = modelOf(c);
-  const trainable = g.nodes.flatMap((n) => n.inputs.filter((name, i) => g.initializers.has(name) && TRAINABLE[n.op]?.includes(i)));
+  const trainable = weightRoles(g).params;
   const spec = {
     threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head, seconds: c.seconds,
     ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
@@ -102,22 +121,20 @@ if (values.one !== undefined) {
 } else {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
-  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'luxcert peak MiB', 'PyTorch peak MiB', 'onnxruntime infer img/s', 'train / infer']];
-  let backend = '?';
+  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'state crossing ms / step ms']];
   let torchVersion = 'not installed';
   try {
     for (const size of values.sizes!.split(',').map(Number)) {
       for (const arch of values.archs!.split(',') as Arch[]) {
         for (const head of values.heads!.split(',') as Config['head'][]) {
           const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds) };
-          const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), ...(values.backend ? ['--backend', values.backend] : [])], { encoding: 'utf8' });
+          const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), '--threads', values.threads!], { encoding: 'utf8' });
           if (child.status !== 0) throw new Error(`luxcert side failed on ${arch}/${head}/${size}: ${child.stderr.trim().split('\n').pop()}`);
-          const lx = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measured & { ort: number; backend: string };
-          backend = lx.backend;
+          const lx = JSON.parse(child.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof luxcertSide>>;
           const pt = python ? pytorchSide(python, c, dir) : undefined;
           if (pt) torchVersion = pt.torch;
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3)]);
+          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -125,7 +142,7 @@ if (values.one !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement; luxcert on tfjs backend ${backend}, PyTorch ${torchVersion}, Node ${process.version}`);
+  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
   console.log(`| ${rows[0]!.join(' | ')} |`);
   console.log(`|${rows[0]!.map(() => '---|').join('')}`);
   for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);

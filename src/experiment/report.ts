@@ -90,7 +90,7 @@ function setup(r: ExperimentResult): string[] {
   const c = r.config;
   return [
     `command: \`${r.command}\``,
-    `luxcert ${r.version}, tfjs backend ${r.backend}, ${r.machine}, ${r.date}`,
+    `luxcert ${r.version}, training engine ${r.backend}, ${r.machine}, ${r.date}`,
     `data: ${r.data.train} (${r.data.trainObjects} objects, fine-tuning and USN/NRS samples), ${r.data.test} (${r.data.testObjects} held-out objects; the first ${Math.min(c.assess.certify, r.data.testObjects)} certified)`,
     `dense model: ${r.dense.model}`,
     `pruning: ${c.rounds} round(s) × ${c.epochs} fine-tuning epoch(s), ${c.scope} scope, USN/NRS measured under ${boxText(r.pruneBox)} on ${c.usnImages} images (${c.usnPerturbations} perturbations each, bounds on ${c.boundGrid}×${c.boundGrid} sub-boxes); regulariser λ = ${c.wasserstein}${c.regulariser.includes('rs') ? `, ReLU stability μ = ${c.reluStability} (margin ${RELU_STABILITY_MARGIN})` : ''}; seeds ${c.seeds.join(', ')} at sparsity ${c.headline}, seed ${c.seeds[0]} elsewhere`,

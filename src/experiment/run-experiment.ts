@@ -11,6 +11,7 @@ import type { Box } from '../model/perturbation.ts';
 import { readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { writeOnnxFile } from '../onnx/write.ts';
 import { PRUNE_DEFAULTS, pruneMetadata, pruneModel, type PruneOptions } from '../prune/prune-model.ts';
+import { engineName, type TrainEngine } from '../train/engine.ts';
 import { USN_DEFAULT_COMPONENTS } from '../prune/usn.ts';
 import { assessModel, type Assessment } from './assess.ts';
 import { planRuns, type ExperimentConfig, type RunSpec } from './plan.ts';
@@ -49,7 +50,7 @@ export interface ExperimentInputs {
   train: LoadedSet;
   test: LoadedSet;
   pruneBox: Box;
-  backend: string;
+  engine: TrainEngine;
   command: string;
   machine: string;
 }
@@ -120,7 +121,7 @@ export async function runExperiment(inp: ExperimentInputs, cfg: ExperimentConfig
     schema: 'luxcert.experiment/1',
     version: LUXCERT_VERSION,
     command: inp.command,
-    backend: inp.backend,
+    backend: engineName(inp.engine),
     date: new Date().toISOString(),
     machine: inp.machine,
     data: { train: inp.train.dir, test: inp.test.dir, trainObjects: inp.train.objects.length, testObjects: inp.test.objects.length },
@@ -151,6 +152,7 @@ async function prune(inp: ExperimentInputs, cfg: ExperimentConfig, spec: RunSpec
       reluStability: spec.reluStability ?? 0,
       scope: spec.scope ?? 'layer',
       seed: spec.seed,
+      engine: inp.engine,
     };
     const report = await pruneModel(graph, inp.meta, inp.train, options);
     Object.assign(graph.metadata, pruneMetadata(options, report));

@@ -22,6 +22,7 @@ export class OnnxEmitter {
   private readonly names = new Set<string>();
   private readonly cache = new Map<string, string>();
   private counter = 0;
+  private contribUsed = false;
 
   constructor(readonly name: string) {}
 
@@ -41,9 +42,26 @@ export class OnnxEmitter {
     return name;
   }
 
-  /** Marks a value as a graph output under `name` (through an Identity when it is named otherwise). */
+  /**
+   * Marks a value as a graph output under `name`: the value is renamed when a node of this model
+   * made it and `name` is free (an Identity would copy it every run), else it goes through an Identity.
+   * Use the returned name afterwards: `value` may no longer exist.
+   */
   output(value: string, name = value): string {
-    const out = value === name ? value : this.op('Identity', [value], {}, name);
+    let out = value;
+    if (value !== name) {
+      const maker = this.nodes.find((n) => n.output!.includes(value));
+      if (maker && !this.names.has(name) && !this.outputs.some((o) => o.name === value)) {
+        this.names.add(name);
+        for (const n of this.nodes) {
+          n.input = n.input!.map((i) => (i === value ? name : i));
+          n.output = n.output!.map((o) => (o === value ? name : o));
+        }
+        out = name;
+      } else {
+        out = this.op('Identity', [value], {}, name);
+      }
+    }
     this.outputs.push({ name: out });
     return out;
   }
@@ -76,6 +94,14 @@ export class OnnxEmitter {
     return outs;
   }
 
+  /** Adds a node of onnxruntime's own operator set (com.microsoft: FusedMatMul, …); such models run only in onnxruntime. */
+  contrib(op: string, inputs: string[], attrs: Record<string, EmitAttr> = {}): string {
+    this.contribUsed = true;
+    const out = this.fresh(op.toLowerCase());
+    this.nodes.push({ name: out, opType: op, domain: 'com.microsoft', input: inputs, output: [out], attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) });
+    return out;
+  }
+
   /** Adds a single-output node. */
   op(op: string, inputs: string[], attrs: Record<string, EmitAttr> = {}, base?: string): string {
     return this.node(op, inputs, attrs, 1, base)[0]!;
@@ -98,7 +124,7 @@ export class OnnxEmitter {
   encode(metadata: Record<string, string> = {}): Uint8Array {
     const model: P.IModelProto = {
       irVersion: 8,
-      opsetImport: [{ domain: '', version: WRITE_OPSET }],
+      opsetImport: [{ domain: '', version: WRITE_OPSET }, ...(this.contribUsed ? [{ domain: 'com.microsoft', version: 1 }] : [])],
       producerName: 'luxcert',
       producerVersion: LUXCERT_VERSION,
       graph: { name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },

@@ -10,6 +10,7 @@ import type { Graph } from '../graph/graph.ts';
 import { graphStats } from '../graph/stats.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { RELU_STABILITY_MARGIN, type PerturbationRegularisers } from '../train/regularisers.ts';
+import type { TrainEngine } from '../train/engine.ts';
 import { trainModel, type TrainResult } from '../train/trainer.ts';
 import { globalScores, keepCounts, type PruneScope, type RankedGroup } from './allocate.ts';
 import { channelGroups, type ChannelGroup } from './groups.ts';
@@ -53,6 +54,8 @@ export interface PruneOptions {
   seed: number;
   lr: number;
   batchSize: number;
+  /** Where fine-tuning runs (default: onnxruntime on the CPU). */
+  engine?: TrainEngine;
 }
 
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
@@ -133,6 +136,7 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: join(scratch, `round-${r}.onnx`),
         regularisers: regularisers(graph, remaining, o),
+        ...(o.engine ? { engine: o.engine } : {}),
       });
       validation = t.best;
     }

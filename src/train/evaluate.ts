@@ -1,5 +1,6 @@
 import { LuxcertError } from '../core/errors.ts';
-import { makeBatch, type LoadedSet } from '../data/dataset.ts';
+import type { InferenceSession } from 'onnxruntime-node';
+import { makeBatch, type Batch, type LoadedSet } from '../data/dataset.ts';
 import { decodeKeypoints } from '../model/heads.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession, runSession } from '../onnx/ort.ts';
@@ -17,22 +18,24 @@ export async function evaluateModel(model: Uint8Array | string, meta: ModelMeta,
     throw new LuxcertError(`${set.dir} has ${set.keypointNames.length} keypoints per object but the model head predicts ${meta.keypoints.length} (keypoint count does not match the model head)`);
   }
   const session = await openSession(model);
-  const input = session.inputNames[0]!;
-  const output = session.outputNames[0]!;
-  const all = set.objects.map((_, i) => i);
-  const batch = makeBatch(set, all, meta.inputSize, meta.cropPadding);
+  const batch = makeBatch(set, set.objects.map((_, i) => i), meta.inputSize, meta.cropPadding);
+  const t0 = performance.now();
+  const pred = await predictKeypoints(session, meta, batch);
+  const seconds = (performance.now() - t0) / 1000;
+  await session.release();
+  return { ...keypointMetrics(pred, batch.keypoints, batch.mask, meta.keypoints), objects: batch.n, imagesPerSec: batch.n / seconds };
+}
+
+/** The model's keypoints (N×K×2 pixels) on a batch, run in onnxruntime in chunks. */
+export async function predictKeypoints(session: InferenceSession, meta: ModelMeta, batch: Batch): Promise<Float32Array> {
   const [h, w] = meta.inputSize;
   const k = meta.keypoints.length;
   const pred = new Float32Array(batch.n * k * 2);
   const chunk = 64;
-  let seconds = 0;
   for (let s = 0; s < batch.n; s += chunk) {
     const n = Math.min(chunk, batch.n - s);
-    const t0 = performance.now();
-    const out = await runSession(session, { [input]: { dims: [n, 3, h, w], data: batch.x.subarray(s * 3 * h * w, (s + n) * 3 * h * w) } });
-    seconds += (performance.now() - t0) / 1000;
-    pred.set(decodeKeypoints(meta, out[output]!.data, n), s * k * 2);
+    const out = await runSession(session, { [session.inputNames[0]!]: { dims: [n, 3, h, w], data: batch.x.subarray(s * 3 * h * w, (s + n) * 3 * h * w) } });
+    pred.set(decodeKeypoints(meta, out[session.outputNames[0]!]!.data, n), s * k * 2);
   }
-  await session.release();
-  return { ...keypointMetrics(pred, batch.keypoints, batch.mask, meta.keypoints), objects: batch.n, imagesPerSec: batch.n / seconds };
+  return pred;
 }

@@ -1,31 +1,27 @@
-import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../core/random.ts';
 import type { Box } from '../model/perturbation.ts';
-import { randomPerturbation } from './random-perturbation.ts';
-import { reluStabilityPenalty } from './relu-stability.ts';
-import type { TfGraph } from './tf-graph.ts';
-import { wassersteinPenalty } from './wasserstein.ts';
 
 /** The ReLU-stability regulariser's margin k: a random (α, β) moves a value by about half its range over the box. */
 export const RELU_STABILITY_MARGIN = 2;
 
 /**
  * Regularisers measured under the perturbation box during fine-tuning; both share one perturbed
- * forward pass per batch.
+ * forward pass per batch (one random (α, β) per image). The training step defines them (train-step.ts).
  */
 export interface PerturbationRegularisers {
   box: Box;
-  /** λ · W1 between clean and perturbed per-channel responses of the `probes` values. */
+  /**
+   * λ · W: for each probed value and channel, the 1-D Wasserstein-1 distance between the channel's
+   * per-image mean responses over the clean batch and over the perturbed batch (mean |sorted −
+   * sorted|), averaged over channels and probes. Small when the perturbation leaves each neuron's
+   * response distribution in place.
+   */
   wasserstein?: { lambda: number; probes: string[] };
-  /** μ · the ReLU-stability penalty on the `values` entering ReLUs. */
+  /**
+   * μ · S: for each watched pre-activation value z (z′ perturbed), the mean of relu(k·|z′ − z| − |z|)
+   * over the value's RMS (a constant of the batch, so inflating responses cannot lower it), averaged
+   * over the values. Zero when every ReLU input stays more than k times its shift from the kink.
+   */
   reluStability?: { mu: number; values: string[]; margin: number };
-}
-
-/** What the regularisers add to one batch's loss, and each term before its weight. */
-export interface Penalties {
-  total: tf.Scalar;
-  wasserstein?: tf.Scalar;
-  reluStability?: tf.Scalar;
 }
 
 /** The regularisers with a positive weight, or undefined when none has one. */
@@ -33,24 +29,4 @@ export function activeRegularisers(reg: PerturbationRegularisers | undefined): P
   const w = reg?.wasserstein && reg.wasserstein.lambda > 0 ? reg.wasserstein : undefined;
   const s = reg?.reluStability && reg.reluStability.mu > 0 ? reg.reluStability : undefined;
   return reg && (w || s) ? { box: reg.box, ...(w ? { wasserstein: w } : {}), ...(s ? { reluStability: s } : {}) } : undefined;
-}
-
-/**
- * The regularisers' share of a batch's loss, given the clean pass's probed and watched values; runs
- * the perturbed pass in training mode and drops its BatchNorm statistic updates (it only shapes the loss).
- */
-export function perturbationPenalties(tg: TfGraph, x: tf.Tensor4D, clean: { probes: tf.Tensor[]; maps: tf.Tensor[] }, reg: PerturbationRegularisers, rng: Rng): Penalties {
-  const { wasserstein: w, reluStability: s } = reg;
-  const perturbed = tg.forward(randomPerturbation(x, reg.box, rng), true, w?.probes ?? [], s?.values ?? []);
-  for (const [, t] of perturbed.updates) t.dispose();
-  const out: Penalties = { total: tf.scalar(0) };
-  if (w) {
-    out.wasserstein = wassersteinPenalty(clean.probes, perturbed.probes);
-    out.total = tf.add(out.total, tf.mul(out.wasserstein, w.lambda));
-  }
-  if (s) {
-    out.reluStability = reluStabilityPenalty(clean.maps, perturbed.maps, s.margin);
-    out.total = tf.add(out.total, tf.mul(out.reluStability, s.mu));
-  }
-  return out;
 }

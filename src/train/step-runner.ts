@@ -1,9 +1,11 @@
 import * as ort from 'onnxruntime-node';
+import { LuxcertError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession } from '../onnx/ort.ts';
-import { targetCells } from './losses.ts';
+import { targetCells } from './targets.ts';
+import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
 import { ADAM, buildTrainStep, nextName, type TrainStepModel } from './train-step.ts';
 
@@ -26,11 +28,10 @@ export interface StepLosses {
   reluStability?: number;
 }
 
-/** Options of the training engine. */
+/** Options of the step runner. */
 export interface StepRunnerOptions {
   regularisers?: PerturbationRegularisers;
-  /** onnxruntime intra-op threads (default: onnxruntime's, one per core). */
-  threads?: number;
+  engine?: TrainEngine;
 }
 
 /**
@@ -127,7 +128,12 @@ export class StepRunner {
     let s = this.sessions.get(n);
     if (!s) {
       const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}) });
-      s = { session: await openSession(step.onnx, this.opts.threads ? { intraOpNumThreads: this.opts.threads } : {}), step };
+      const engine = this.opts.engine ?? CPU_ENGINE;
+      try {
+        s = { session: await openSession(step.onnx, engineSessionOptions(engine)), step };
+      } catch (err) {
+        throw new LuxcertError(`${engineName(engine)} could not open the training step: ${(err as Error).message.split('\n')[0]}`);
+      }
       this.sessions.set(n, s);
     }
     return s;

@@ -89,7 +89,6 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   for (const name of params) {
     const g = grads.get(weights.get(name)!);
     if (g === undefined) throw new LuxcertError(`weight '${name}' does not reach the loss, so it cannot be trained`);
-    if (spec.gradients) e.output(g, `grad:${name}`);
     const [m, v] = [`m:${name}`, `v:${name}`];
     const m2 = e.op('Add', [e.op('Mul', [m, e.scalar(ADAM.beta1)]), e.op('Mul', [g, e.scalar(1 - ADAM.beta1)])]);
     const v2 = e.op('Add', [e.op('Mul', [v, e.scalar(ADAM.beta2)]), e.op('Mul', [e.op('Mul', [g, g]), e.scalar(1 - ADAM.beta2)])]);
@@ -98,6 +97,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
     e.output(e.op('Sub', [weights.get(name)!, stepTaken]), nextName(`p:${name}`));
     e.output(m2, nextName(m));
     e.output(v2, nextName(v));
+    if (spec.gradients) e.output(g, `grad:${name}`);
   }
   for (const name of statistics) {
     e.output(clean.updates.get(name) ?? weights.get(name)!, nextName(`s:${name}`));
@@ -124,7 +124,7 @@ function targetInputs(meta: ModelMeta, n: number): Record<string, number[]> {
   return meta.head === 'regression' ? { keypoints: [n, k, 2], mask: [n, k] } : { labels: [n * k, meta.grid! * meta.grid!], weights: [n * k] };
 }
 
-/** The head's loss (what `keypointLoss` defines) and its gradient with respect to the model output. */
+/** The head's loss (smooth-L1 on pixel coordinates for regression heads, cell cross-entropy for heatmaps) and its gradient with respect to the model output. */
 function emitHeadLoss(e: OnnxEmitter, meta: ModelMeta, y: string, yShape: number[]): { loss: string; grad: string } {
   const n = yShape[0]!;
   const k = meta.keypoints.length;
@@ -161,7 +161,7 @@ interface Pair {
 }
 
 /**
- * The Wasserstein regulariser (see wasserstein.ts's definition): per probe and channel, the mean
+ * The Wasserstein regulariser (PerturbationRegularisers.wasserstein): per probe and channel, the mean
  * |sorted clean − sorted perturbed| of the per-image channel means, averaged; seeds λ times its
  * gradient (a sorted value's gradient flows to the element it came from).
  */
@@ -187,7 +187,7 @@ function emitWasserstein(e: OnnxEmitter, pairs: Pair[], lambda: number, seed: (v
 }
 
 /**
- * The ReLU-stability regulariser (see relu-stability.ts's definition): per watched value, the mean
+ * The ReLU-stability regulariser (PerturbationRegularisers.reluStability): per watched value, the mean
  * of relu(k·|z' − z| − |z|) over the value's RMS (a constant of the batch), averaged; seeds μ times
  * its gradient.
  */

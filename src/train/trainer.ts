@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
@@ -7,15 +6,15 @@ import { Rng } from '../core/random.ts';
 import type { Tensor } from '../core/tensor.ts';
 import { makeBatch, shuffle, splitIndices, type Augment, type Batch, type LoadedSet } from '../data/dataset.ts';
 import type { Graph } from '../graph/graph.ts';
-import { decodeKeypoints } from '../model/heads.ts';
 import type { ModelMeta } from '../model/metadata.ts';
+import { openSession } from '../onnx/ort.ts';
 import { readOnnxFile } from '../onnx/read.ts';
-import { writeOnnxFile } from '../onnx/write.ts';
-import { initBackend } from './backend.ts';
-import { keypointLoss } from './losses.ts';
+import { encodeOnnx, writeOnnxFile } from '../onnx/write.ts';
+import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
+import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
-import { TfGraph } from './tf-graph.ts';
-import { activeRegularisers, perturbationPenalties, type PerturbationRegularisers } from './regularisers.ts';
+import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
+import { StepRunner, type StepBatch } from './step-runner.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -33,7 +32,8 @@ export interface TrainConfig {
   out: string;
   /** Continue from `<out>.ckpt.onnx`. */
   resume?: boolean;
-  backend?: string;
+  /** Where the training step runs (default: onnxruntime on the CPU). */
+  engine?: TrainEngine;
   /** Adds the Wasserstein and/or ReLU-stability regularisers measured under a box (pruning's fine-tuning). */
   regularisers?: PerturbationRegularisers;
 }
@@ -54,6 +54,7 @@ export interface EpochReport {
 
 /** What training produced. */
 export interface TrainResult {
+  /** The engine that trained, as model metadata names it (`onnxruntime-cpu`, …). */
   backend: string;
   epochs: EpochReport[];
   bestEpoch: number;
@@ -72,18 +73,14 @@ function snapshot(graph: Graph): Map<string, Tensor> {
   return new Map([...graph.initializers].map(([k, t]) => [k, { dims: [...t.dims], data: t.data.slice() }]));
 }
 
-/** Predicted keypoints (N×K×2 pixels) of the graph in tfjs inference mode, in chunks. */
-function predict(tg: TfGraph, meta: ModelMeta, batch: Batch): Float32Array {
-  const [h, w] = meta.inputSize;
-  const k = meta.keypoints.length;
-  const out = new Float32Array(batch.n * k * 2);
-  const chunk = 128;
-  for (let s = 0; s < batch.n; s += chunk) {
-    const n = Math.min(chunk, batch.n - s);
-    const raw = tf.tidy(() => tg.forward(tf.tensor4d(batch.x.subarray(s * 3 * h * w, (s + n) * 3 * h * w), [n, 3, h, w])).output.dataSync() as Float32Array);
-    out.set(decodeKeypoints(meta, raw, n), s * k * 2);
+/** Validation metrics of the graph's current weights, run in onnxruntime (what the device runs). */
+async function validate(graph: Graph, meta: ModelMeta, batch: Batch, engine: TrainEngine): Promise<KeypointMetrics> {
+  const session = await openSession(encodeOnnx(graph), engineSessionOptions(engine));
+  try {
+    return keypointMetrics(await predictKeypoints(session, meta, batch), batch.keypoints, batch.mask, meta.keypoints);
+  } finally {
+    await session.release();
   }
-  return out;
 }
 
 /** Trains the graph's weights in place on a data set; the graph ends with the best validation weights. */
@@ -95,7 +92,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     if (!Number.isInteger(v) || v <= 0) throw new LuxcertError(`${name} must be a positive integer, got ${v}`);
   }
   if (!(cfg.lr > 0)) throw new LuxcertError(`learning rate must be positive, got ${cfg.lr}`);
-  const backend = await initBackend(cfg.backend);
+  const engine = cfg.engine ?? CPU_ENGINE;
+  log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}) }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
   const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);
   const ckpt = checkpointPath(cfg.out);
@@ -120,16 +118,14 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     log.info({ checkpoint: ckpt, epoch: startEpoch - 1, bestEpoch }, 'resuming');
   }
 
-  const tg = new TfGraph(graph);
   const reg = activeRegularisers(cfg.regularisers);
-  const optimizer = tf.train.adam(cfg.lr);
+  const runner = new StepRunner(graph, meta, { engine, ...(reg ? { regularisers: reg } : {}) });
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
   let lastPck = '';
   try {
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs)));
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
       // Per-epoch seeds make a resumed run see the batches an uninterrupted one would.
       const order = [...train];
       shuffle(order, new Rng(cfg.seed * 1000 + epoch));
@@ -142,33 +138,22 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       let sSum = 0;
       for (let s = 0; s < order.length; s += cfg.batchSize) {
         const idx = order.slice(s, s + cfg.batchSize);
-        const b = makeBatch(set, idx, meta.inputSize, meta.cropPadding, cfg.augment ? { rng: augRng, params: cfg.augment } : undefined);
-        let updates: [tf.Variable, tf.Tensor][] = [];
-        const loss = tf.tidy(() =>
-          optimizer.minimize(() => {
-            const x = tf.tensor4d(b.x, [b.n, 3, ...meta.inputSize]);
-            const f = tg.forward(x, true, reg?.wasserstein?.probes, reg?.reluStability?.values);
-            updates = f.updates;
-            const loss = keypointLoss(meta, f.output, b.keypoints, b.mask, b.n);
-            if (!reg) return loss;
-            const p = perturbationPenalties(tg, x, f, reg, regRng);
-            if (p.wasserstein) wSum += p.wasserstein.dataSync()[0]! * b.n;
-            if (p.reluStability) sSum += p.reluStability.dataSync()[0]! * b.n;
-            return tf.add(loss, p.total) as tf.Scalar;
-          }, true, [...tg.params.values()])!,
-        );
-        for (const [v, t] of updates) {
-          v.assign(t);
-          t.dispose();
+        const b: StepBatch = makeBatch(set, idx, meta.inputSize, meta.cropPadding, cfg.augment ? { rng: augRng, params: cfg.augment } : undefined);
+        if (reg) {
+          // One (α, β) per image, uniform in the box: the regularisers' perturbed pass.
+          b.alpha = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.alphaLo, reg.box.alphaHi));
+          b.beta = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.betaLo, reg.box.betaHi));
         }
-        const l = (await loss.data())[0]!;
-        loss.dispose();
-        if (!Number.isFinite(l)) throw new LuxcertError(`training diverged at epoch ${epoch} (loss ${l}); lower --lr`);
-        lossSum += l * b.n;
-        progress.tick(b.n, `loss ${l.toFixed(3)}${lastPck} ${((s + b.n) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+        const l = await runner.step(b, lr);
+        if (!Number.isFinite(l.loss)) throw new LuxcertError(`training diverged at epoch ${epoch} (loss ${l.loss}); lower --lr`);
+        lossSum += l.loss * b.n;
+        wSum += (l.wasserstein ?? 0) * b.n;
+        sSum += (l.reluStability ?? 0) * b.n;
+        progress.tick(b.n, `loss ${l.loss.toFixed(3)}${lastPck} ${((s + b.n) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const v = keypointMetrics(predict(tg, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
+      runner.writeBack();
+      const v = await validate(graph, meta, valBatch, engine);
       const report: EpochReport = {
         epoch, loss: lossSum / order.length, lr, val: v, imagesPerSec: order.length / seconds, seconds,
         ...(reg?.wasserstein ? { wasserstein: wSum / order.length } : {}),
@@ -177,7 +162,6 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       epochs.push(report);
       lastPck = ` val PCK@2 ${v.pck['2']!.toFixed(3)}`;
       log.info({ epoch, loss: +report.loss.toFixed(4), ...(report.wasserstein !== undefined ? { wasserstein: +report.wasserstein.toPrecision(3) } : {}), ...(report.reluStability !== undefined ? { reluStability: +report.reluStability.toPrecision(3) } : {}), valPck2: +v.pck['2']!.toFixed(3), valError: +v.meanError.toFixed(3), imgPerSec: +report.imagesPerSec.toFixed(0) }, 'epoch done');
-      tg.writeBack();
       if (v.meanError < bestError) {
         bestError = v.meanError;
         bestEpoch = epoch;
@@ -197,14 +181,9 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
     }
   } finally {
-    tg.dispose();
-    optimizer.dispose();
+    await runner.release();
   }
   graph.initializers = bestWeights;
-  if (!best) {
-    const tgBest = new TfGraph(graph);
-    best = keypointMetrics(predict(tgBest, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
-    tgBest.dispose();
-  }
-  return { backend, epochs, bestEpoch, best, stoppedEarly };
+  best ??= await validate(graph, meta, valBatch, engine);
+  return { backend: engineName(engine), epochs, bestEpoch, best, stoppedEarly };
 }

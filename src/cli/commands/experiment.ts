@@ -16,16 +16,16 @@ import { boxFromFlags } from '../../model/perturbation.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
-import { initBackend } from '../../train/backend.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
+import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 import { addScheduleFlags, usnComponents } from './prune.ts';
 import { checkOutputDir } from '../../core/output-path.ts';
 
-interface Flags {
+interface Flags extends EngineFlagValues {
   out: string; data?: string; testData?: string; model?: string; methods: string; sparsities: string; headline: string; seeds: string; wasserstein: string; reluStability: string; regulariser: string; ablations: string; scope: string;
-  rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetBoxes: string; budgetMs: string; check: string; backend?: string; quick?: boolean; json?: boolean;
+  rounds: string; epochs: string; usnImages: string; usnPerturbations: string; boundGrid: string; boxes: string; tolerance: string; certify: string; budgetBoxes: string; budgetMs: string; check: string; quick?: boolean; json?: boolean;
 }
 
 /** Settings of `--quick` (tests: a complete sweep in about a minute). */
@@ -57,10 +57,9 @@ export function registerExperiment(program: Command): void {
     .option('--budget-boxes <n>', 'branch-and-bound budget per image and box, in sub-boxes bounded (so coverage does not depend on machine load)', '2048')
     .option('--budget-ms <ms>', 'wall-clock safety limit per image and box', '20000')
     .option('--check <n>', 'sampled perturbations per certified claim, run in onnxruntime', '50')
-    .option('--backend <name>', 'tfjs backend for training')
     .option('--quick', 'a minute-long version on tiny data (tests)')
     .option('--json', 'print the experiment JSON instead of the summary');
-  addScheduleFlags(cmd).action(
+  addEngineFlags(addScheduleFlags(cmd)).action(
       action(async (f: Flags) => {
         checkOutputDir(f.out, '--out');
         const q = f.quick ? QUICK : undefined;
@@ -101,7 +100,7 @@ export function registerExperiment(program: Command): void {
         };
         if (!cfg.sparsities.includes(cfg.headline)) throw new LuxcertError(`--headline ${cfg.headline} must be one of --sparsities (${cfg.sparsities.join(',')})`);
         if (f.data && !f.testData) throw new LuxcertError('--data needs --test-data: held-out scenes the models never fine-tune on');
-        const backend = await initBackend(f.backend);
+        const engine = engineFromFlags(f);
 
         const trainDir = f.data ?? join(f.out, 'data', 'train');
         const testDir = f.testData ?? join(f.out, 'data', 'test');
@@ -116,11 +115,11 @@ export function registerExperiment(program: Command): void {
         if (!denseModel) {
           denseModel = join(f.out, 'dense.onnx');
           if (existsSync(denseModel)) log.info({ model: denseModel }, 'experiment: reusing the dense model (delete it to retrain)');
-          else await trainFolder({ ...TRAIN_DEFAULTS, epochs: q?.trainEpochs ?? 30, data: trainDir, out: denseModel, augment: true }, train);
+          else await trainFolder({ ...TRAIN_DEFAULTS, epochs: q?.trainEpochs ?? 30, data: trainDir, out: denseModel, augment: true, engine }, train);
         }
         const meta = modelMeta(readOnnxFile(denseModel, { simplify: false }), denseModel);
         const result = await runExperiment(
-          { out: f.out, denseModel, meta, train, test, pruneBox: boxes[boxes.length - 1]!, backend, command: `luxcert ${process.argv.slice(2).join(' ')}`, machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${process.platform} ${process.arch}, Node ${process.version}` },
+          { out: f.out, denseModel, meta, train, test, pruneBox: boxes[boxes.length - 1]!, engine, command: `luxcert ${process.argv.slice(2).join(' ')}`, machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${process.platform} ${process.arch}, Node ${process.version}` },
           cfg,
         );
         writeFileAtomic(join(f.out, 'experiment.json'), JSON.stringify(result, null, 2));

@@ -9,14 +9,14 @@ import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod, type PruneOptions } from '../../prune/prune-model.ts';
 import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
-import { initBackend } from '../../train/backend.ts';
 import { compact } from '../format.ts';
+import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags extends MetaFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; reluStability: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; backend?: string; json?: boolean;
+interface Flags extends MetaFlagValues, EngineFlagValues {
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; reluStability: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -39,9 +39,8 @@ export function registerPrune(program: Command): void {
     .option('--lr <x>', 'fine-tuning learning rate', String(D.lr))
     .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))
     .option('--seed <n>', 'random seed', '1')
-    .option('--backend <name>', 'tfjs backend for fine-tuning')
     .option('--json', 'machine-readable output');
-  addMetaFlags(addScheduleFlags(cmd)).action(
+  addEngineFlags(addMetaFlags(addScheduleFlags(cmd))).action(
     action(async (f: Flags) => {
       if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${PRUNE_METHODS.join(', ')})`);
       checkOutputFile(f.out, '--out', [f.model]);
@@ -49,7 +48,6 @@ export function registerPrune(program: Command): void {
       const graph = readOnnxFile(f.model, { simplify: false });
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);
-      if (f.backend) await initBackend(f.backend);
       const sparsity = numberFlag('--sparsity', f.sparsity, { min: 0 });
       const options: PruneOptions = {
         method: f.method as PruneMethod,
@@ -68,6 +66,7 @@ export function registerPrune(program: Command): void {
         seed: numberFlag('--seed', f.seed, { integer: true }),
         lr: numberFlag('--lr', f.lr, { positive: true }),
         batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
+        engine: engineFromFlags(f),
       };
       const report = await pruneModel(graph, meta, set, options);
       Object.assign(graph.metadata, pruneMetadata(options, report));

@@ -3,19 +3,19 @@ import { checkOutputFile } from '../../core/output-path.ts';
 import { PCK_THRESHOLDS } from '../../train/metrics.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { ARCHS } from '../../train/zoo.ts';
-import { BACKENDS } from '../../train/backend.ts';
+import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags {
+interface Flags extends EngineFlagValues {
   data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr: string; inputSize: string; grid?: string;
-  cropPadding: string; valFraction: string; patience: string; seed: string; backend?: string; resume?: boolean; augment: boolean; json?: boolean;
+  cropPadding: string; valFraction: string; patience: string; seed: string; resume?: boolean; augment: boolean; json?: boolean;
 }
 
 /** `luxcert train`: a zoo detector trained on a COCO-keypoints folder, written as ONNX with metadata. */
 export function registerTrain(program: Command): void {
   const d = TRAIN_DEFAULTS;
-  program
+  const cmd = program
     .command('train')
     .description('train a keypoint detector from the model zoo on a COCO-keypoints folder')
     .requiredOption('--data <dir>', 'data set folder (annotations.json + images)')
@@ -31,11 +31,10 @@ export function registerTrain(program: Command): void {
     .option('--val-fraction <f>', 'share of objects held out for validation', String(d.valFraction))
     .option('--patience <n>', 'early stopping: epochs without improvement', String(d.patience))
     .option('--seed <n>', 'random seed (split, init, batches, augmentation)', String(d.seed))
-    .option('--backend <name>', `tfjs backend (default: first of ${BACKENDS.join(' → ')} that loads)`)
     .option('--resume', 'continue from <out>.ckpt.onnx')
     .option('--no-augment', 'no brightness/contrast/shift/scale augmentation')
-    .option('--json', 'machine-readable output')
-    .action(
+    .option('--json', 'machine-readable output');
+  addEngineFlags(cmd).action(
       action(async (f: Flags) => {
         checkOutputFile(f.out, '--out');
         const r = await trainFolder({
@@ -49,7 +48,7 @@ export function registerTrain(program: Command): void {
           valFraction: numberFlag('--val-fraction', f.valFraction, { positive: true }),
           patience: numberFlag('--patience', f.patience, { integer: true, positive: true }),
           seed: numberFlag('--seed', f.seed, { integer: true }),
-          ...(f.backend !== undefined ? { backend: f.backend } : {}),
+          engine: engineFromFlags(f),
           resume: Boolean(f.resume),
         });
         const best = r.result.best;

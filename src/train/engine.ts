@@ -1,0 +1,32 @@
+import { LuxcertError } from '../core/errors.ts';
+import type { OrtSessionOptions } from '../onnx/ort.ts';
+
+/** Where the training step runs: onnxruntime's CPU provider, or its CUDA provider (x64 Linux with CUDA 12). */
+export const TRAIN_DEVICES = ['cpu', 'cuda'] as const;
+export type TrainDevice = (typeof TRAIN_DEVICES)[number];
+
+/** How training executes. */
+export interface TrainEngine {
+  device: TrainDevice;
+  /** onnxruntime intra-op threads (default: one per core). */
+  threads?: number;
+}
+
+/** The default engine: CPU, onnxruntime's thread count. */
+export const CPU_ENGINE: TrainEngine = { device: 'cpu' };
+
+/** A device name from a flag, checked. */
+export function parseTrainDevice(name: string): TrainDevice {
+  if (!(TRAIN_DEVICES as readonly string[]).includes(name)) throw new LuxcertError(`unknown training device '${name}' (${TRAIN_DEVICES.join(', ')})`);
+  return name as TrainDevice;
+}
+
+/** The engine as reports and model metadata name it. */
+export function engineName(e: TrainEngine): string {
+  return `onnxruntime-${e.device}`;
+}
+
+/** onnxruntime session options of the engine: no fallback, so a missing CUDA provider is an error, not a silent CPU run. */
+export function engineSessionOptions(e: TrainEngine): OrtSessionOptions {
+  return { executionProviders: [e.device], ...(e.threads ? { intraOpNumThreads: e.threads } : {}) };
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Rng } from '../../src/core/random.ts';
+import { tensor } from '../../src/core/tensor.ts';
+import { GraphBuilder } from '../../src/graph/builder.ts';
+import type { Graph } from '../../src/graph/graph.ts';
+import { OP_NAMES, type OpName } from '../../src/graph/ops/registry.ts';
+import { validateGraph } from '../../src/graph/validate.ts';
+import { modelMeta, setModelMeta } from '../../src/model/metadata.ts';
+import { GRAD_RULES } from '../../src/train/grad/index.ts';
+import { buildTrainStep } from '../../src/train/train-step.ts';
+import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
+
+const S = 8;
+type Weight = (name: string, dims: number[], lo?: number, hi?: number) => string;
+type Body = (b: GraphBuilder, x: string, w: Weight) => string;
+
+/** A regression model around a body: image [N, 3, 8, 8] → body → Flatten → Gemm (α = 2) → [N, 2, 2]. */
+function model(name: string, body: Body): Graph {
+  const make = (head?: number) => {
+    const b = new GraphBuilder(name);
+    const rng = new Rng(11);
+    const w: Weight = (n, dims, lo = -0.5, hi = 0.5) => b.weight(n, tensor(dims, Float32Array.from({ length: dims.reduce((p, q) => p * q, 1) }, () => rng.uniform(lo, hi))));
+    const y = body(b, b.input('image', ['N', 3, S, S]), w);
+    if (head === undefined) return b.build([y]);
+    const flat = b.op('Flatten', [y], { axis: 1 });
+    const out = b.op('Gemm', [flat, w('head.w', [4, head], -0.3, 0.3), w('head.b', [4], 2, 6)], { transB: 1, alpha: 2 });
+    return b.build([b.op('Reshape', [out], { shape: [0, 2, 2] }, 'keypoints')]);
+  };
+  const probe = make();
+  const dims = validateGraph({ ...probe, inputs: [{ name: 'image', shape: [1, 3, S, S] }] }).get(probe.outputs[0]!.name)!;
+  const g = make((dims as number[]).slice(1).reduce((p, q) => p * q, 1));
+  setModelMeta(g, { head: 'regression', keypoints: ['a', 'b'], skeleton: [], inputSize: [S, S], channels: 3, pixelScale: 1 / 255, cropPadding: 1.25 });
+  return g;
+}
+
+const conv = (b: GraphBuilder, x: string, w: Weight, name: string, cin: number, cout: number, attrs: Record<string, number[] | number> = {}, k = 3) =>
+  b.op('Conv', [x, w(`${name}.w`, [cout, cin / ((attrs.group as number) ?? 1), k, k]), w(`${name}.b`, [cout])], { kernel_shape: [k, k], ...attrs }, name);
+
+/** One model per rule variant; together they use every operator that has a gradient rule. */
+const CASES: Record<string, Body> = {
+  'Conv stride 1 (flipped-kernel adjoint), Relu': (b, x, w) => b.op('Relu', [conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1] })]),
+  'Conv stride 2, dilation 2, uneven pads (ConvTranspose adjoint)': (b, x, w) => conv(b, x, w, 'c', 3, 4, { pads: [1, 0, 2, 1], strides: [2, 2], dilations: [2, 2] }),
+  'Conv pads beyond the kernel (ConvTranspose at stride 1), rows the window never reads': (b, x, w) => conv(b, x, w, 'c', 3, 2, { pads: [3, 3, 3, 3], strides: [3, 3] }),
+  'grouped Conv, both adjoints': (b, x, w) => {
+    const a = conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] });
+    return conv(b, conv(b, a, w, 'g1', 4, 6, { group: 2 }), w, 'g2', 6, 4, { group: 2, strides: [2, 2], pads: [1, 1, 1, 1] });
+  },
+  'BatchNormalization in training mode (4-D and 2-D), Gemm, MatMul': (b, x, w) => {
+    const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
+    const bn = b.op('BatchNormalization', [c, w('bn.s', [4], 0.5, 1.5), w('bn.t', [4]), w('bn.m', [4], 0, 0), w('bn.v', [4], 1, 1)], { epsilon: 1e-5 });
+    const f = b.op('Flatten', [b.op('Relu', [bn])], { axis: 1 });
+    const g = b.op('Gemm', [f, w('fc.w', [64, 10], -0.3, 0.3), w('fc.b', [1, 10])], { alpha: 0.7, beta: 1.5 });
+    const bn2 = b.op('BatchNormalization', [g, w('bn2.s', [10], 0.5, 1.5), w('bn2.t', [10]), w('bn2.m', [10], 0, 0), w('bn2.v', [10], 1, 1)], { epsilon: 1e-5 });
+    return b.op('MatMul', [bn2, w('mm.w', [10, 6])]);
+  },
+  'Gemm with transposed A': (b, x, w) => {
+    const f = b.op('Flatten', [conv(b, x, w, 'c', 3, 2, { strides: [2, 2] })], { axis: 1 }); // [N, 18]
+    const t = b.op('Gemm', [w('t.a', [18, 5], -0.3, 0.3), f], { transA: 1, transB: 1 }); // [5, N]
+    return b.op('Gemm', [t, w('t.b', [5, 3])], { transA: 1 });
+  },
+  'Add, Sub, Mul, Div with broadcasting, Abs, Clip': (b, x, w) => {
+    const p = conv(b, x, w, 'p', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
+    const q = conv(b, x, w, 'q', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
+    const sum = b.op('Add', [p, q]);
+    const diff = b.op('Sub', [w('sub.k', [4, 1, 1]), sum]);
+    const prod = b.op('Mul', [diff, q]);
+    const den = b.op('Add', [b.op('Abs', [p]), w('den.k', [1], 1, 1)]);
+    const quo = b.op('Div', [prod, den]);
+    return b.op('Clip', [b.op('Add', [quo, b.op('Div', [w('num.k', [4, 1, 1]), den])])], { min: -0.6, max: 0.8 });
+  },
+  'MaxPool and AveragePool (overlapping and not), GlobalAveragePool, Concat': (b, x, w) => {
+    // No ReLU before the pools: the zeros it makes tie in max windows, where the gradient is one-sided.
+    const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1] });
+    const m = b.op('MaxPool', [c], { kernel_shape: [3, 3], strides: [1, 1] }); // 6×6
+    const a = b.op('AveragePool', [m], { kernel_shape: [2, 2], strides: [2, 2] }); // 3×3
+    const m2 = b.op('MaxPool', [c], { kernel_shape: [2, 2], strides: [2, 2] }); // 4×4
+    const a2 = b.op('AveragePool', [m2], { kernel_shape: [2, 2], strides: [1, 1] }); // 3×3
+    const gap = b.op('GlobalAveragePool', [c]);
+    return b.op('Concat', [a, a2, b.op('Mul', [gap, a])], { axis: 1 });
+  },
+  'Pad, Reshape, Identity': (b, x, w) => {
+    const c = conv(b, x, w, 'c', 3, 2, { strides: [2, 2] }); // [N, 2, 3, 3]
+    const p = b.op('Pad', [c], { pads: [0, 0, 1, 0, 0, 1, 0, 2], mode: 'constant', value: 0.25 });
+    return b.op('Identity', [b.op('Reshape', [p, ], { shape: [0, 3, -1] })]);
+  },
+};
+
+describe('gradient rules', () => {
+  it('every IR operator has a rule or is refused by name, and the cases use every rule', () => {
+    const used = new Set<string>();
+    for (const [name, body] of Object.entries(CASES)) for (const n of model(name, body).nodes) used.add(n.op);
+    for (const op of OP_NAMES) {
+      if (GRAD_RULES[op]) assert.ok(used.has(op), `no gradient case uses ${op}`);
+    }
+    const refused = OP_NAMES.filter((op: OpName) => !GRAD_RULES[op]);
+    assert.deepEqual(refused, ['ConvTranspose']);
+  });
+
+  for (const [name, body] of Object.entries(CASES)) {
+    it(`${name}: every weight's gradient matches central differences`, async () => {
+      const g = model(name, body);
+      const probe = await StepProbe.open(g, modelMeta(g, name), randomBatch(modelMeta(g, name), 3, 5));
+      const { worst, where } = await directionalCheck(probe, undefined, 1);
+      await probe.release();
+      assert.ok(worst < 2e-2, `worst relative error ${worst.toExponential(2)} at ${where}`);
+    });
+  }
+
+  it('refuses to train a model with an operator that has no rule, naming the node', () => {
+    const g = model('ct', (b, x, w) => b.op('ConvTranspose', [x, w('ct.w', [3, 2, 2, 2])], { kernel_shape: [2, 2], strides: [2, 2] }, 'up'));
+    assert.throws(() => buildTrainStep({ model: g, meta: modelMeta(g, 'ct'), batch: 2 }), /ConvTranspose node 'up' has no gradient rule/);
+  });
+});

@@ -109,6 +109,11 @@ export class OnnxEmitter {
 
   /** Emits an IR node as written to ONNX files (one definition of each operator's ONNX form) on other inputs. */
   irNode(node: Node, inputs: string[], base = node.outputs[0]!): string {
+    return this.irNodeOutputs(node, inputs, 1, base)[0]!;
+  }
+
+  /** As irNode, asking the operator for `outputs` results (MaxPool's Indices, …). */
+  irNodeOutputs(node: Node, inputs: string[], outputs: number, base = node.outputs[0]!): string[] {
     const def = opOf(node);
     const form = def.toOnnx ? def.toOnnx({ ...node, inputs }) : { inputs, attrs: node.attrs };
     const ins = form.inputs.map((i) => {
@@ -117,7 +122,7 @@ export class OnnxEmitter {
       return this.tensor(`${node.name}.${i.suffix}`, { dims: i.dims, data: Float32Array.from(i.values) });
     });
     const attrs = Object.fromEntries(Object.entries(form.attrs).map(([k, v]) => [k, FLOAT_ATTRS.has(k) && typeof v === 'number' ? { f: v } : v]));
-    return this.op(node.op, ins, attrs, base);
+    return this.node(node.op, ins, attrs, outputs, base);
   }
 
   /** The model as opset-17 ONNX bytes. */

@@ -79,6 +79,14 @@ const CASES: Record<string, Body> = {
     const gap = b.op('GlobalAveragePool', [c]);
     return b.op('Concat', [a, a2, b.op('Mul', [gap, a])], { axis: 1 });
   },
+  'padded, ceil-mode and dilated pools': (b, x, w) => {
+    const c = conv(b, x, w, 'c', 3, 3, { pads: [1, 1, 1, 1] });
+    const m = b.op('MaxPool', [c], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }); // 5×5
+    const m2 = b.op('MaxPool', [c], { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] }); // 6×6
+    const a = b.op('AveragePool', [m2], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 1, 2], count_include_pad: 0 }); // 3×4
+    const a2 = b.op('AveragePool', [m], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 0, 0], count_include_pad: 1, ceil_mode: 1 }); // 3×3
+    return b.op('Concat', [b.op('Flatten', [a], { axis: 1 }), b.op('Flatten', [a2], { axis: 1 })], { axis: 1 });
+  },
   'Pad, Reshape, Identity': (b, x, w) => {
     const c = conv(b, x, w, 'c', 3, 2, { strides: [2, 2] }); // [N, 2, 3, 3]
     const p = b.op('Pad', [c], { pads: [0, 0, 1, 0, 0, 1, 0, 2], mode: 'constant', value: 0.25 });

@@ -111,3 +111,22 @@ export async function directionalCheck(probe: StepProbe, reg: PerturbationRegula
   }
   return { worst, where };
 }
+
+/** A gradient as the PyTorch fixtures keep it: all values up to 2,048 elements, else seeded samples; and its dot product with a seeded direction. */
+export interface GradientDigest {
+  size: number;
+  indices?: number[];
+  values: number[];
+  dot: number;
+}
+
+/** The digest of a gradient (the same samples and direction for luxcert's and PyTorch's). */
+export function gradientDigest(g: Float32Array): GradientDigest {
+  const rng = new Rng(17);
+  let dot = 0;
+  for (let i = 0; i < g.length; i++) dot += g[i]! * rng.normal();
+  if (g.length <= 2048) return { size: g.length, values: Array.from(g), dot };
+  const pick = new Rng(g.length);
+  const indices = Array.from({ length: 2048 }, () => pick.int(0, g.length - 1));
+  return { size: g.length, indices, values: indices.map((i) => g[i]!), dot };
+}

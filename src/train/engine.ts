@@ -28,5 +28,5 @@ export function engineName(e: TrainEngine): string {
 
 /** onnxruntime session options of the engine: no fallback, so a missing CUDA provider is an error, not a silent CPU run. */
 export function engineSessionOptions(e: TrainEngine): OrtSessionOptions {
-  return { executionProviders: [e.device], ...(e.threads ? { intraOpNumThreads: e.threads } : {}) };
+  return { executionProviders: [e.device], spinning: true, ...(e.threads ? { intraOpNumThreads: e.threads } : {}) };
 }

@@ -7,7 +7,7 @@ import { openSession } from '../onnx/ort.ts';
 import { targetCells } from './targets.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
-import { ADAM, buildTrainStep, nextName, type TrainStepModel } from './train-step.ts';
+import { adamScalars, buildTrainStep, nextName, type TrainStepModel } from './train-step.ts';
 
 /** One batch as the step consumes it. */
 export interface StepBatch {
@@ -75,9 +75,9 @@ export class StepRunner {
       feeds.alpha = new ort.Tensor('float32', b.alpha, step.inputs.alpha);
       feeds.beta = new ort.Tensor('float32', b.beta, step.inputs.beta!);
     }
-    feeds.lr = scalar(lr);
-    feeds.c1 = scalar(1 / (1 - ADAM.beta1 ** this.t));
-    feeds.c2 = scalar(1 / (1 - ADAM.beta2 ** this.t));
+    const adam = adamScalars(lr, this.t);
+    feeds.lr_t = scalar(adam.lr_t);
+    feeds.eps_t = scalar(adam.eps_t);
     const out = await session.run(feeds);
     for (const k of this.state.keys()) this.state.set(k, out[nextName(k)]!);
     const value = (name: string) => (out[name] ? (out[name].data as Float32Array)[0]! : undefined);

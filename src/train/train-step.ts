@@ -31,6 +31,16 @@ export interface TrainStepModel {
   inputs: Record<string, number[]>;
 }
 
+/**
+ * The per-step scalars of Adam at step t (1-based) and learning rate lr, with the bias corrections
+ * c1 = 1/(1 − β₁ᵗ) and c2 = 1/(1 − β₂ᵗ): the update lr·c1·m/(√(c2·v) + ε) equals lr_t·m/(√v + eps_t).
+ */
+export function adamScalars(lr: number, t: number): { lr_t: number; eps_t: number } {
+  const c1 = 1 / (1 - ADAM.beta1 ** t);
+  const rootC2 = Math.sqrt(1 / (1 - ADAM.beta2 ** t));
+  return { lr_t: (lr * c1) / rootC2, eps_t: ADAM.epsilon / rootC2 };
+}
+
 /** The step's output holding the next value of a state input. */
 export const nextName = (state: string): string => `next:${state}`;
 
@@ -39,7 +49,7 @@ export const nextName = (state: string): string => `next:${state}`;
  * the head's loss, the perturbation regularisers, reverse-mode gradients from each operator's rule,
  * and Adam's update of every trained weight. Inputs: `image` [B, C, H, W]; regression heads
  * `keypoints` [B, K, 2] and `mask` [B, K], heatmap heads `labels` [B·K, G·G] (one-hot cell) and
- * `weights` [B·K]; `lr`, and Adam's bias corrections `c1` = 1/(1 − β₁ᵗ), `c2` = 1/(1 − β₂ᵗ); with
+ * `weights` [B·K]; Adam's step `lr_t` = lr·c1/√c2 and `eps_t` = ε/√c2 (see `adamScalars`); with
  * regularisers, `alpha` and `beta` [B, 1, 1, 1] (one perturbation per image). Outputs: `loss` (the
  * head's), `wasserstein` and `relu_stability` (each term before its weight) and the next state.
  */
@@ -53,7 +63,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   const outName = model.outputs[0]!.name;
   const reg = spec.regularisers;
   // Every input is declared before any node, so no value the model names can take an input's name.
-  const inputs: Record<string, number[]> = { image: shapes.get(input.name)!, ...targetInputs(meta, n), lr: [], c1: [], c2: [] };
+  const inputs: Record<string, number[]> = { image: shapes.get(input.name)!, ...targetInputs(meta, n), lr_t: [], eps_t: [] };
   if (reg) Object.assign(inputs, { alpha: [n, 1, 1, 1], beta: [n, 1, 1, 1] });
   for (const [k, dims] of Object.entries(inputs)) e.input(k, dims);
   const weights = new Map<string, string>();
@@ -92,8 +102,8 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
     const [m, v] = [`m:${name}`, `v:${name}`];
     const m2 = e.op('Add', [e.op('Mul', [m, e.scalar(ADAM.beta1)]), e.op('Mul', [g, e.scalar(1 - ADAM.beta1)])]);
     const v2 = e.op('Add', [e.op('Mul', [v, e.scalar(ADAM.beta2)]), e.op('Mul', [e.op('Mul', [g, g]), e.scalar(1 - ADAM.beta2)])]);
-    const denom = e.op('Add', [e.op('Sqrt', [e.op('Mul', [v2, 'c2'])]), e.scalar(ADAM.epsilon)]);
-    const stepTaken = e.op('Div', [e.op('Mul', [m2, e.op('Mul', ['c1', 'lr'])]), denom]);
+    // lr·c1·m / (√(c2·v) + ε) as (lr·c1/√c2)·m / (√v + ε/√c2): two scalars instead of two passes over the weights.
+    const stepTaken = e.op('Mul', [e.op('Div', [m2, e.op('Add', [e.op('Sqrt', [v2]), 'eps_t'])]), 'lr_t']);
     e.output(e.op('Sub', [weights.get(name)!, stepTaken]), nextName(`p:${name}`));
     e.output(m2, nextName(m));
     e.output(v2, nextName(v));

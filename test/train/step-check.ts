@@ -32,7 +32,7 @@ export class StepProbe {
     const step = buildTrainStep({ model, meta, batch: batch.n, gradients: true, ...(regularisers ? { regularisers } : {}) });
     const session = await openSession(step.onnx);
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
-    const feeds: Record<string, ort.Tensor> = { image: t(batch.x, step.inputs.image!), lr: t(Float32Array.of(0.01), []), c1: t(Float32Array.of(10), []), c2: t(Float32Array.of(1000), []) };
+    const feeds: Record<string, ort.Tensor> = { image: t(batch.x, step.inputs.image!), lr_t: t(Float32Array.of(0.01), []), eps_t: t(Float32Array.of(1e-7), []) };
     if (meta.head === 'regression') {
       feeds.keypoints = t(batch.keypoints, step.inputs.keypoints!);
       feeds.mask = t(batch.mask, step.inputs.mask!);

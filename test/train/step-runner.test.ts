@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { evaluateGraph } from '../../src/graph/evaluate.ts';
+import { modelMeta } from '../../src/model/metadata.ts';
+import { StepRunner } from '../../src/train/step-runner.ts';
+import { ADAM, adamScalars } from '../../src/train/train-step.ts';
+import { buildZooModel } from '../../src/train/zoo.ts';
+import { randomBatch, StepProbe } from './step-check.ts';
+
+const cnn7 = () => buildZooModel({ arch: 'cnn7', head: 'heatmap', keypoints: ['a', 'b'], skeleton: [], inputSize: 8, cropPadding: 1.25, seed: 3 });
+
+it('one step is Adam\'s update of every weight from its gradient, and BatchNorm\'s running statistics move 10 % towards the batch\'s', async () => {
+  const g = cnn7();
+  const meta = modelMeta(g, 'cnn7');
+  const batch = randomBatch(meta, 4, 1);
+  const probe = await StepProbe.open(g, meta, batch);
+  const grads = StepProbe.gradients(await probe.run(), probe.step.params);
+  await probe.release();
+  const runner = new StepRunner(g, meta);
+  const lr = 0.01;
+  await runner.step(batch, lr);
+  const after = runner.weights();
+  await runner.release();
+  // Step 1: m̂ = g, v̂ = g², so each weight moves by lr·g / (|g| + ε).
+  for (const [name, grad] of grads) {
+    const before = g.initializers.get(name)!.data;
+    const now = after.get(name)!.data;
+    grad.data.forEach((gi, i) => {
+      const expected = before[i]! - (lr * gi) / (Math.abs(gi) + ADAM.epsilon);
+      assert.ok(Math.abs(now[i]! - expected) <= 1e-6 * Math.max(1, Math.abs(expected)), `${name}[${i}]: ${now[i]} vs ${expected}`);
+    });
+  }
+  // conv1's BatchNorm sees conv1's output: its running mean moves to 0.9·old + 0.1·batch mean.
+  const bn = g.nodes.find((n) => n.op === 'BatchNormalization')!;
+  const x = evaluateGraph({ ...g, inputs: [{ name: 'image', shape: [4, 3, 8, 8] }], outputs: [{ name: bn.inputs[0]!, shape: [] }] }, { image: { dims: [4, 3, 8, 8], data: batch.x } })[bn.inputs[0]!]!;
+  const c = x.dims[1]!;
+  const plane = x.dims[2]! * x.dims[3]!;
+  for (let ch = 0; ch < c; ch++) {
+    let sum = 0;
+    for (let n = 0; n < 4; n++) for (let j = 0; j < plane; j++) sum += x.data[(n * c + ch) * plane + j]!;
+    const expected = 0.9 * g.initializers.get(bn.inputs[3]!)!.data[ch]! + 0.1 * (sum / (4 * plane));
+    assert.ok(Math.abs(after.get(bn.inputs[3]!)!.data[ch]! - expected) < 1e-5, `running mean[${ch}]`);
+  }
+});
+
+it('Adam\'s folded scalars give the textbook update lr·m̂ / (√v̂ + ε)', () => {
+  for (const t of [1, 2, 10, 1000]) {
+    const { lr_t, eps_t } = adamScalars(0.003, t);
+    const m = 0.2;
+    const v = 0.05;
+    const textbook = (0.003 * (m / (1 - ADAM.beta1 ** t))) / (Math.sqrt(v / (1 - ADAM.beta2 ** t)) + ADAM.epsilon);
+    assert.ok(Math.abs((lr_t * m) / (Math.sqrt(v) + eps_t) - textbook) < 1e-12);
+  }
+});
+
+it('training is deterministic for a seed on the CPU: two runners from the same weights and batches agree bit for bit', async () => {
+  const runs = await Promise.all([0, 1].map(async () => {
+    const g = cnn7();
+    const meta = modelMeta(g, 'cnn7');
+    const runner = new StepRunner(g, meta);
+    for (let i = 0; i < 3; i++) await runner.step(randomBatch(meta, i === 2 ? 3 : 4, i), 0.01);
+    const w = runner.weights();
+    await runner.release();
+    return w;
+  }));
+  for (const [name, t] of runs[0]!) assert.deepEqual(t.data, runs[1]!.get(name)!.data, name);
+});

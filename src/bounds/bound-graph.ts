@@ -34,7 +34,7 @@ export const BOUND_OUTPUTS = ['lower', 'upper', 'lower_a', 'lower_b', 'lower_c',
  * `alpha_lo, alpha_hi, beta_lo, beta_hi` [B]; outputs, for the model's first output y and each box,
  * `lower ≤ y(clip(α·image + β, 0, 1)) ≤ upper` for every (α, β) in the box, plus the linear bounds
  * `lower_a·α + lower_b·β + lower_c ≤ y ≤ upper_a·α + upper_b·β + upper_c` they were concretised from.
- * This one definition runs in onnxruntime (the device), in the TypeScript reference evaluator and in tfjs.
+ * This one definition runs in onnxruntime (the device) and in the TypeScript reference evaluator.
  */
 export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   if (!Number.isInteger(opts.boxes) || opts.boxes < 1) throw new LuxcertError(`boxes per bound pass must be a positive integer, got ${opts.boxes}`);

@@ -28,7 +28,7 @@ export type ApplyKind = 'full' | 'half' | 'halfAbs';
 
 /**
  * Emits the nodes of a bound graph. Rules (one per operator family, in rules/) call these helpers;
- * the graph they build is executed by onnxruntime, by the TypeScript reference evaluator, or by tfjs.
+ * the graph they build is executed by onnxruntime or by the TypeScript reference evaluator.
  */
 export class BoundEmitter {
   private readonly rankCache = new Map<number, { mvec: string; rvec: string }>();

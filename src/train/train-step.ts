@@ -139,7 +139,7 @@ function emitHeadLoss(e: OnnxEmitter, meta: ModelMeta, y: string, yShape: number
   const n = yShape[0]!;
   const k = meta.keypoints.length;
   const sum = (v: string) => e.op('ReduceSum', [v], { keepdims: 0 });
-  // Like tfjs's SUM_BY_NONZERO_WEIGHTS: divided by the number of weighted terms (at least 1, so an unlabelled batch has loss 0).
+  // Divided by the number of weighted terms (at least 1, so an unlabelled batch has loss 0, not NaN).
   const perTerm = (w: string, copies: number) => e.op('Reciprocal', [e.op('Max', [e.op('Mul', [sum(e.op('Sign', [e.op('Abs', [w])])), e.scalar(copies)]), e.scalar(1)])]);
   if (meta.head === 'regression') {
     const [target, mask] = ['keypoints', 'mask'];

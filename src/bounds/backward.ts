@@ -1,6 +1,7 @@
 import { floatAttr, intAttr } from '../graph/attrs.ts';
 import { producers, type Graph, type Node } from '../graph/graph.ts';
 import { batchNormAffine } from '../graph/ops/batchnorm.ts';
+import { isOpName, type OpName } from '../graph/ops/registry.ts';
 import { window2d, type Window2d } from '../graph/ops/spatial.ts';
 import type { Bound, BoundEmitter } from './emitter.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
@@ -206,10 +207,10 @@ function affine(ctx: TailContext, n: Node, s: TailState): TailState {
 }
 
 /**
- * Every operator the backward tail crosses, with its rule. Exhaustive over `TailOp`: an operator
- * not listed ends the tail — it is never relaxed as something else.
+ * The backward tail's rule of every IR operator, or null for one that ends the tail (it is never
+ * relaxed as something else). Exhaustive: a new operator does not compile until it has an entry.
  */
-const TAIL = {
+const TAIL: Record<OpName, TailRule | null> = {
   Reshape: passThrough,
   Flatten: passThrough,
   Identity: passThrough,
@@ -262,10 +263,21 @@ const TAIL = {
       };
     },
   },
-} satisfies Record<string, TailRule>;
+  ConvTranspose: null,
+  Abs: null,
+  Clip: null,
+  MaxPool: null,
+  AveragePool: null,
+  GlobalAveragePool: null,
+  Concat: null,
+  Pad: null,
+};
 
-type TailOp = keyof typeof TAIL;
-const isTailOp = (op: string): op is TailOp => Object.hasOwn(TAIL, op);
+/** A node the tail crosses, with its rule. */
+interface TailNode {
+  node: Node;
+  rule: TailRule;
+}
 
 /** Λ tensors larger than this many elements end the tail: its memory and time grow with outputs × features × boxes. */
 const MAX_LAMBDA = 1 << 22;
@@ -275,32 +287,32 @@ const MAX_LAMBDA = 1 << 22;
  * with `deep`, through convolutions down to the image while Λ stays under MAX_LAMBDA elements;
  * otherwise only through 2-D (dense) values.
  */
-function tailOf(ctx: TailContext, deep: boolean): { nodes: (Node & { op: TailOp })[]; anchor: string } | undefined {
+function tailOf(ctx: TailContext, deep: boolean): { nodes: TailNode[]; anchor: string } | undefined {
   const prod = producers(ctx.model);
-  const nodes: (Node & { op: TailOp })[] = [];
+  const nodes: TailNode[] = [];
   let v = ctx.model.outputs[0]!.name;
   for (;;) {
     const n = prod.get(v);
-    if (!n || !isTailOp(n.op)) break;
+    const rule = n && isOpName(n.op) ? TAIL[n.op] : null;
+    if (!n || !rule) break;
     const input = n.inputs[0]!;
     if (!isBound(ctx.values.get(input))) break;
     if (deep ? ctx.em.boxes * ctx.m * ctx.features(input) > MAX_LAMBDA : ctx.dims(input).length !== 1) break;
-    const tn = n as Node & { op: TailOp };
-    if (!TAIL[tn.op].accepts(ctx, tn)) break;
-    nodes.push(tn);
+    if (!rule.accepts(ctx, n)) break;
+    nodes.push({ node: n, rule });
     v = input;
   }
   if (deep) {
     // Below the earliest ReLU crossed the model is affine in the camera's output, which the forward
     // bounds carry exactly (but for clipped pixels): crossing it would cost full-resolution
     // adjoints for nothing. The tail ends at that ReLU's input.
-    const last = nodes.map((n) => n.op).lastIndexOf('Relu');
+    const last = nodes.map((t) => t.node.op).lastIndexOf('Relu');
     if (last >= 0 && last < nodes.length - 1) {
       const cut = nodes.splice(last + 1);
-      v = cut[0]!.outputs[0]!;
+      v = cut[0]!.node.outputs[0]!;
     }
   }
-  return nodes.some((n) => n.op === 'Gemm' || n.op === 'MatMul' || n.op === 'Conv') ? { nodes, anchor: v } : undefined;
+  return nodes.some((t) => t.node.op === 'Gemm' || t.node.op === 'MatMul' || t.node.op === 'Conv') ? { nodes, anchor: v } : undefined;
 }
 
 /**
@@ -323,7 +335,7 @@ export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string,
   const lam = em.constant('lambda', { dims: [1, m, m], data: eye });
   const zeroCol = em.constant('offset', { dims: [1, m, 1], data: new Float32Array(m) });
   let s: TailState = { lamL: lam, lamU: lam, offL: zeroCol, offU: zeroCol };
-  for (const n of tail.nodes) s = TAIL[n.op].step(ctx, n, s);
+  for (const { node, rule } of tail.nodes) s = rule.step(ctx, node, s);
   // Substitute the anchor's forward bounds: Λ·mid ∓ |Λ|·rad per coefficient row.
   const x = values.get(tail.anchor) as Bound;
   const n = ctx.features(tail.anchor);

@@ -1,9 +1,8 @@
+import type { Shape } from '../core/tensor.ts';
 import { consumers, producers, type Graph, type Node } from '../graph/graph.ts';
+import { isOpName, type OpName } from '../graph/ops/registry.ts';
 import { intAttr, intsAttr } from '../graph/attrs.ts';
 import { validateGraph } from '../graph/validate.ts';
-
-/** Operators whose output has the same channels as their (first) input. */
-const CHANNEL_PRESERVING = new Set(['Relu', 'Clip', 'Abs', 'BatchNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Identity']);
 
 /** How a node reads a group's channels, so removing channel c edits it in the right place. */
 export type ChannelUse =
@@ -24,6 +23,127 @@ export interface ChannelGroup {
   /** Why the group cannot be pruned (reaches the graph output, a Concat, a reshape, …), if so. */
   blocked?: string;
 }
+
+/** What a channel rule may do while the groups are traced. */
+interface Walk {
+  graph: Graph;
+  shapes: Map<string, Shape>;
+  consumers: Map<string, Node[]>;
+  outputs: Set<string>;
+  /** Puts two values in the same group. */
+  union(a: string, b: string): void;
+  /** Follows a value that carries the group's channels. */
+  walk(v: string): void;
+  note(v: string, u: ChannelUse): void;
+  block(v: string, why: string): void;
+}
+
+/**
+ * How an operator treats the channels of a group it reads (Torch-Pruning's pair of pruning
+ * functions, as the tracing sees them): `read` handles value v arriving as input i; `carries` says
+ * whether its output may carry a group's channels it did not start; `starts` whether it starts a
+ * group (a Conv or Gemm whose output channels can be removed).
+ */
+interface ChannelRule {
+  read(w: Walk, n: Node, i: number, v: string): void;
+  carries: boolean;
+  starts?(n: Node): boolean;
+}
+
+const reads = (w: Walk, n: Node, v: string) => w.block(v, `${n.op} node '${n.name}' reads the channels`);
+
+/** The output has the input's channels (activations, BatchNorm, pooling). */
+const preserve: ChannelRule = {
+  carries: true,
+  read(w, n, i, v) {
+    if (i !== 0) return reads(w, n, v);
+    if (n.op === 'BatchNormalization') w.note(v, { kind: 'batchnorm', node: n });
+    w.union(n.outputs[0]!, v);
+    w.walk(n.outputs[0]!);
+  },
+};
+
+/** Both operands and the output share the channels; a constant operand must be per-channel. */
+const elementwise: ChannelRule = {
+  carries: true,
+  read(w, n, i, v) {
+    const other = n.inputs[1 - i]!;
+    const k = w.graph.initializers.get(other);
+    if (k) {
+      if (k.data.length > 1) {
+        const channels = w.shapes.get(v)![1];
+        const cAxis = k.dims.length - (w.shapes.get(v)!.length - 1);
+        if (cAxis < 0 || k.dims[cAxis] !== channels || k.data.length !== channels) w.block(v, `${n.op} node '${n.name}' has a constant that is not per-channel`);
+        else w.note(v, { kind: 'constant', node: n, input: 1 - i });
+      }
+    } else {
+      w.union(other, v);
+      w.walk(other);
+    }
+    w.union(n.outputs[0]!, v);
+    w.walk(n.outputs[0]!);
+  },
+};
+
+/** Reads the channels in a way no pruning edit follows (concatenation, reshapes, …). */
+const blocks: ChannelRule = { carries: false, read: (w, n, _i, v) => reads(w, n, v) };
+
+const ungroupedConv = (n: Node) => intAttr(n, 'group', 1) === 1;
+const plainGemm = (n: Node) => intAttr(n, 'transA', 0) === 0;
+
+/** The channel rule of every IR operator (exhaustive: a new operator does not compile without one). */
+const CHANNEL_RULES: Record<OpName, ChannelRule> = {
+  Relu: preserve,
+  Clip: preserve,
+  Abs: preserve,
+  BatchNormalization: preserve,
+  MaxPool: preserve,
+  AveragePool: preserve,
+  GlobalAveragePool: preserve,
+  Identity: preserve,
+  Add: elementwise,
+  Sub: elementwise,
+  Mul: elementwise,
+  Div: elementwise,
+  Pad: {
+    carries: true,
+    read(w, n, i, v) {
+      if (i !== 0) return reads(w, n, v);
+      const pads = intsAttr(n, 'pads', []);
+      const r = pads.length / 2;
+      if (pads[1] !== 0 || pads[1 + r] !== 0) w.block(v, `Pad node '${n.name}' pads the channels`);
+      w.union(n.outputs[0]!, v);
+      w.walk(n.outputs[0]!);
+    },
+  },
+  Conv: {
+    carries: false,
+    starts: ungroupedConv,
+    read: (w, n, i, v) => (i === 0 && ungroupedConv(n) ? w.note(v, { kind: 'conv-input', node: n }) : reads(w, n, v)),
+  },
+  Gemm: {
+    carries: false,
+    starts: plainGemm,
+    read: (w, n, i, v) => (i === 0 && plainGemm(n) ? w.note(v, { kind: 'gemm-input', node: n, block: 1 }) : reads(w, n, v)),
+  },
+  Flatten: {
+    carries: false,
+    read(w, n, _i, v) {
+      if (intAttr(n, 'axis', 1) !== 1) return reads(w, n, v);
+      const out = n.outputs[0]!;
+      const blockSize = (w.shapes.get(v)!.slice(2) as number[]).reduce((a, b) => a * b, 1);
+      const gemms = w.consumers.get(out) ?? [];
+      if (w.outputs.has(out) || gemms.length === 0 || !gemms.every((g) => g.op === 'Gemm' && g.inputs[0] === out && plainGemm(g))) w.block(v, `Flatten node '${n.name}' feeds something other than Gemm`);
+      else for (const g of gemms) w.note(v, { kind: 'gemm-input', node: g, block: blockSize });
+    },
+  },
+  ConvTranspose: blocks,
+  MatMul: blocks,
+  Reshape: blocks,
+  Concat: blocks,
+};
+
+const ruleOf = (op: string): ChannelRule => (isOpName(op) ? CHANNEL_RULES[op] : blocks);
 
 /** Finds the channel groups of a graph (Conv with group 1 and Gemm outputs). */
 export function channelGroups(graph: Graph): ChannelGroup[] {
@@ -49,62 +169,24 @@ export function channelGroups(graph: Graph): ChannelGroup[] {
   const note = (v: string, u: ChannelUse) => uses.set(v, [...(uses.get(v) ?? []), u]);
   const block = (v: string, why: string) => blocked.set(v, why);
 
-  const seeds = graph.nodes.filter((n) => (n.op === 'Conv' && intAttr(n, 'group', 1) === 1) || (n.op === 'Gemm' && intAttr(n, 'transA', 0) === 0));
+  const seeds = graph.nodes.filter((n) => ruleOf(n.op).starts?.(n) ?? false);
   const visited = new Set<string>();
-  const walk = (v: string) => {
-    if (visited.has(v)) return;
-    visited.add(v);
-    if (outputs.has(v)) block(v, 'it reaches the model output');
-    const channels = shapes.get(v)![1];
-    for (const n of cons.get(v) ?? []) {
-      const i = n.inputs.indexOf(v);
-      const out = n.outputs[0]!;
-      if (CHANNEL_PRESERVING.has(n.op) && i === 0) {
-        if (n.op === 'BatchNormalization') note(v, { kind: 'batchnorm', node: n });
-        union(out, v);
-        walk(out);
-      } else if (n.op === 'Pad' && i === 0) {
-        const pads = intsAttr(n, 'pads', []);
-        const r = pads.length / 2;
-        if (pads[1] !== 0 || pads[1 + r] !== 0) block(v, `Pad node '${n.name}' pads the channels`);
-        union(out, v);
-        walk(out);
-      } else if (['Add', 'Sub', 'Mul', 'Div'].includes(n.op)) {
-        const other = n.inputs[1 - i]!;
-        const k = graph.initializers.get(other);
-        if (k) {
-          if (k.data.length > 1) {
-            const cAxis = k.dims.length - (shapes.get(v)!.length - 1);
-            if (cAxis < 0 || k.dims[cAxis] !== channels || k.data.length !== channels) block(v, `${n.op} node '${n.name}' has a constant that is not per-channel`);
-            else note(v, { kind: 'constant', node: n, input: 1 - i });
-          }
-        } else {
-          union(other, v);
-          walk(other);
-        }
-        union(out, v);
-        walk(out);
-      } else if (n.op === 'Conv' && i === 0 && intAttr(n, 'group', 1) === 1) {
-        note(v, { kind: 'conv-input', node: n });
-      } else if (n.op === 'Gemm' && i === 0 && intAttr(n, 'transA', 0) === 0) {
-        note(v, { kind: 'gemm-input', node: n, block: 1 });
-      } else if (n.op === 'Flatten' && intAttr(n, 'axis', 1) === 1) {
-        const blockSize = (shapes.get(v)!.slice(2) as number[]).reduce((a, b) => a * b, 1);
-        const gemms = cons.get(out) ?? [];
-        if (outputs.has(out) || gemms.length === 0 || !gemms.every((g) => g.op === 'Gemm' && g.inputs[0] === out && intAttr(g, 'transA', 0) === 0)) block(v, `Flatten node '${n.name}' feeds something other than Gemm`);
-        else for (const g of gemms) note(v, { kind: 'gemm-input', node: g, block: blockSize });
-      } else {
-        block(v, `${n.op} node '${n.name}' reads the channels`);
-      }
-    }
+  const w: Walk = {
+    graph, shapes, consumers: cons, outputs, union, note, block,
+    walk(v) {
+      if (visited.has(v)) return;
+      visited.add(v);
+      if (outputs.has(v)) block(v, 'it reaches the model output');
+      for (const n of cons.get(v) ?? []) ruleOf(n.op).read(w, n, n.inputs.indexOf(v), v);
+    },
   };
-  for (const s of seeds) walk(s.outputs[0]!);
+  for (const s of seeds) w.walk(s.outputs[0]!);
   // Every value in a group must come from a seed or from an operator the walk passed through.
   const seedSet = new Set(seeds);
   for (const v of visited) {
     const p = prod.get(v);
     if (!p) block(v, 'a graph input carries the channels');
-    else if (!seedSet.has(p) && !CHANNEL_PRESERVING.has(p.op) && !['Pad', 'Add', 'Sub', 'Mul', 'Div'].includes(p.op)) block(v, `${p.op} node '${p.name}' produces the channels`);
+    else if (!seedSet.has(p) && !ruleOf(p.op).carries) block(v, `${p.op} node '${p.name}' produces the channels`);
   }
   const groups = new Map<string, ChannelGroup>();
   let id = 0;

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { checkOutputFile } from '../../core/output-path.ts';
 import { PCK_THRESHOLDS } from '../../train/metrics.ts';
-import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
-import { ARCHS } from '../../train/zoo.ts';
+import { DEFAULT_LR, TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
+import { ARCHS, type Arch } from '../../train/zoo.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
 interface Flags extends EngineFlagValues {
-  data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr: string; inputSize: string; grid?: string;
+  data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr?: string; inputSize: string; grid?: string;
   cropPadding: string; valFraction: string; patience: string; seed: string; resume?: boolean; augment: boolean; json?: boolean;
 }
 
@@ -24,7 +24,7 @@ export function registerTrain(program: Command): void {
     .option('--head <type>', 'regression | heatmap', d.head)
     .option('--epochs <n>', 'maximum epochs', String(d.epochs))
     .option('--batch-size <n>', 'images per step', String(d.batchSize))
-    .option('--lr <x>', 'peak Adam learning rate (cosine decay)', String(d.lr))
+    .option('--lr <x>', `peak Adam learning rate, cosine-decayed (default: ${Object.entries(DEFAULT_LR).map(([a, v]) => `${a} ${v}`).join(', ')})`)
     .option('--input-size <s>', 'square model input side in pixels', String(d.inputSize))
     .option('--grid <g>', 'heatmap grid size (default input-size / 2)')
     .option('--crop-padding <f>', 'crop side as a multiple of the bbox\'s longer side', String(d.cropPadding))
@@ -41,7 +41,7 @@ export function registerTrain(program: Command): void {
           data: f.data, out: f.out, arch: f.arch, head: f.head, augment: f.augment,
           epochs: numberFlag('--epochs', f.epochs, { integer: true, positive: true }),
           batchSize: numberFlag('--batch-size', f.batchSize, { integer: true, positive: true }),
-          lr: numberFlag('--lr', f.lr, { positive: true }),
+          lr: f.lr !== undefined ? numberFlag('--lr', f.lr, { positive: true }) : DEFAULT_LR[f.arch as Arch] ?? d.lr,
           inputSize: numberFlag('--input-size', f.inputSize, { integer: true, positive: true }),
           ...(f.grid !== undefined ? { grid: numberFlag('--grid', f.grid, { integer: true, positive: true }) } : {}),
           cropPadding: numberFlag('--crop-padding', f.cropPadding, { min: 1 }),

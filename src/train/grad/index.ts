@@ -12,7 +12,7 @@ import { concatGrad, padGrad, reshapeGrad } from './structural.ts';
  */
 export const GRAD_RULES: Record<OpName, GradRule | null> = {
   Conv: convGrad,
-  // Only exporters' bound graphs produce it; no zoo or imported model trains through one.
+  // No zoo architecture has one (the IR has it for backward bounds); a model with one is refused by name.
   ConvTranspose: null,
   Gemm: gemmGrad,
   MatMul: matmulGrad,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadDataset, type LoadedSet } from '../../src/data/dataset.ts';
 import { synthesize } from '../../src/data/synth.ts';
@@ -13,6 +14,7 @@ import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('train');
+const cudaInstalled = readdirSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin'), { recursive: true }).some((f) => String(f).endsWith('libonnxruntime_providers_cuda.so'));
 const data = join(root, 'data');
 let set: LoadedSet;
 
@@ -49,6 +51,22 @@ describe('training', () => {
     assert.equal(r.meta.grid, 8);
     assert.ok(r.result.epochs.every((e) => Number.isFinite(e.loss)));
     assert.ok(r.result.epochs[1]!.loss < r.result.epochs[0]!.loss);
+  });
+
+  it('refuses an unknown training device, bad thread counts and a CUDA provider that is not installed, in one line', () => {
+    const out = join(root, 'never.onnx');
+    for (const [flags, message] of [
+      [['--device', 'tpu'], /unknown training device 'tpu' \(cpu, cuda\)/],
+      [['--threads', '0'], /--threads must be an integer > 0/],
+      // Only where onnxruntime-node was installed without its CUDA provider (CI, this repository's .npmrc).
+      ...(cudaInstalled ? [] : [[['--device', 'cuda'], /onnxruntime-cuda could not open the training step/]] as const),
+    ] as const) {
+      const r = luxcert('train', '--data', data, '--out', out, '--epochs', '1', ...flags);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('luxcert:')).length, 1);
+    }
+    assert.ok(!existsSync(out), 'nothing is written');
   });
 
   it('refuses a data set whose keypoint count does not match the model head', () => {

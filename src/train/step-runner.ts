@@ -28,6 +28,13 @@ export interface StepLosses {
   reluStability?: number;
 }
 
+/** Adam's state: its step count and both moments of every trained weight. */
+export interface AdamState {
+  step: number;
+  m: Map<string, Tensor>;
+  v: Map<string, Tensor>;
+}
+
 /** Options of the step runner. */
 export interface StepRunnerOptions {
   regularisers?: PerturbationRegularisers;
@@ -43,6 +50,7 @@ export class StepRunner {
   private readonly sessions = new Map<number, { session: ort.InferenceSession; step: TrainStepModel }>();
   private readonly state = new Map<string, ort.Tensor>();
   private t = 0;
+  private resumed?: AdamState;
 
   constructor(private readonly model: Graph, private readonly meta: ModelMeta, private readonly opts: StepRunnerOptions = {}) {}
 
@@ -98,6 +106,19 @@ export class StepRunner {
     return out;
   }
 
+  /** Adam's current state (copies), for checkpoints. */
+  optimizerState(): AdamState {
+    const copy = (prefix: string) => new Map([...this.state].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), { dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) }]));
+    return { step: this.t, m: copy('m:'), v: copy('v:') };
+  }
+
+  /** Continues from a saved Adam state instead of zero moments; call before the first step. */
+  resume(state: AdamState): void {
+    if (this.state.size > 0) throw new Error('resume() after the first step');
+    this.resumed = state;
+    this.t = state.step;
+  }
+
   /** Copies the current weights and statistics into the model's initializers. */
   writeBack(): void {
     for (const [k, t] of this.weights()) this.model.initializers.set(k, t);
@@ -114,8 +135,9 @@ export class StepRunner {
     for (const p of step.params) {
       const t = init(p);
       this.state.set(`p:${p}`, new ort.Tensor('float32', Float32Array.from(t.data), t.dims));
-      this.state.set(`m:${p}`, new ort.Tensor('float32', new Float32Array(t.data.length), t.dims));
-      this.state.set(`v:${p}`, new ort.Tensor('float32', new Float32Array(t.data.length), t.dims));
+      const moment = (which: 'm' | 'v') => this.resumed?.[which].get(p)?.data.slice() ?? new Float32Array(t.data.length);
+      this.state.set(`m:${p}`, new ort.Tensor('float32', moment('m'), t.dims));
+      this.state.set(`v:${p}`, new ort.Tensor('float32', moment('v'), t.dims));
     }
     for (const s of step.statistics) {
       const t = init(s);

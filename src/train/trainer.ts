@@ -8,13 +8,15 @@ import { makeBatch, shuffle, splitIndices, type Augment, type Batch, type Loaded
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession } from '../onnx/ort.ts';
-import { readOnnxFile } from '../onnx/read.ts';
+import type { RawModel } from '../onnx/raw-model.ts';
+import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { encodeOnnx, writeOnnxFile } from '../onnx/write.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
 import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
-import { StepRunner, type StepBatch } from './step-runner.ts';
+import { weightRoles } from './grad/tape.ts';
+import { StepRunner, type AdamState, type StepBatch } from './step-runner.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -32,6 +34,8 @@ export interface TrainConfig {
   out: string;
   /** Continue from `<out>.ckpt.onnx`. */
   resume?: boolean;
+  /** End the run after this epoch as an interruption would: its checkpoint is written, the schedule still spans `epochs`, `resume` continues. */
+  stopAfter?: number;
   /** Where the training step runs (default: onnxruntime on the CPU). */
   engine?: TrainEngine;
   /** Adds the Wasserstein and/or ReLU-stability regularisers measured under a box (pruning's fine-tuning). */
@@ -68,6 +72,47 @@ export function checkpointPath(out: string): string {
 }
 
 const STATE = 'luxcert.train.';
+/** Adam's moments ride in the checkpoint as initializers no node reads: `luxcert.adam.m:NAME`, `luxcert.adam.v:NAME`. */
+const ADAM_STATE = 'luxcert.adam.';
+
+/** The checkpoint: the graph's weights, Adam's state and the training state in metadata (the graph itself is not changed). */
+function checkpointGraph(graph: Graph, adam: AdamState, state: Record<string, string>): Graph {
+  const moments = (which: 'm' | 'v') => [...adam[which]].map(([k, t]) => [`${ADAM_STATE}${which}:${k}`, t] as const);
+  return {
+    ...graph,
+    nodes: [...graph.nodes],
+    initializers: new Map([...graph.initializers, ...moments('m'), ...moments('v')]),
+    metadata: { ...graph.metadata, ...Object.fromEntries(Object.entries(state).map(([k, v]) => [STATE + k, v])) },
+  };
+}
+
+/** A number from the checkpoint's metadata, checked; refused in one line naming the file and field. */
+function savedNumber(ckpt: string, saved: Graph, key: string, ok: (v: number) => boolean): number {
+  const raw = saved.metadata[STATE + key];
+  const v = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !ok(v)) throw new LuxcertError(`${ckpt}: metadata ${STATE}${key} is ${raw === undefined ? 'missing' : `'${raw}'`}, not a valid value`);
+  return v;
+}
+
+/**
+ * Adam's state saved in a checkpoint (read from its raw initializers: the graph drops those no node
+ * reads), checked against the trained weights; undefined for a checkpoint without one.
+ */
+function savedAdam(ckpt: string, raw: RawModel, saved: Graph, params: string[]): AdamState | undefined {
+  if (saved.metadata[`${STATE}adam_step`] === undefined) return undefined;
+  const step = savedNumber(ckpt, saved, 'adam_step', (v) => Number.isInteger(v) && v >= 1);
+  const state: AdamState = { step, m: new Map(), v: new Map() };
+  for (const p of params) {
+    const size = saved.initializers.get(p)!.data.length;
+    for (const which of ['m', 'v'] as const) {
+      const t = raw.initializers.get(`${ADAM_STATE}${which}:${p}`);
+      if (!t || !(t.values instanceof Float32Array) || t.values.length !== size) throw new LuxcertError(`${ckpt}: Adam's ${which === 'm' ? 'first' : 'second'} moment of weight '${p}' is missing or has the wrong size`);
+      if (!t.values.every((x) => Number.isFinite(x) && (which === 'm' || x >= 0))) throw new LuxcertError(`${ckpt}: Adam's ${which === 'm' ? 'first' : 'second'} moment of weight '${p}' holds ${which === 'm' ? 'a non-finite value' : 'a negative or non-finite value'}`);
+      state[which].set(p, { dims: t.dims, data: t.values });
+    }
+  }
+  return state;
+}
 
 function snapshot(graph: Graph): Map<string, Tensor> {
   return new Map([...graph.initializers].map(([k, t]) => [k, { dims: [...t.dims], data: t.data.slice() }]));
@@ -103,23 +148,28 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   let bestError = Infinity;
   let best: KeypointMetrics | undefined;
   let bestWeights = snapshot(graph);
+  let resumedAdam: AdamState | undefined;
   if (cfg.resume) {
     if (!existsSync(ckpt)) throw new LuxcertError(`${ckpt}: no checkpoint to resume from`);
-    const saved = readOnnxFile(ckpt, { simplify: false });
+    const raw = decodeOnnx(readModelBytes(ckpt), ckpt);
+    const saved = rawToGraph(raw, { simplify: false });
     for (const k of graph.initializers.keys()) {
       const t = saved.initializers.get(k);
       if (!t || t.data.length !== graph.initializers.get(k)!.data.length) throw new LuxcertError(`${ckpt}: checkpoint does not match the model (weight '${k}')`);
       graph.initializers.set(k, t);
     }
-    startEpoch = Number(saved.metadata[`${STATE}epoch`]) + 1;
-    bestEpoch = Number(saved.metadata[`${STATE}best_epoch`]);
-    bestError = Number(saved.metadata[`${STATE}best_error`]);
+    startEpoch = savedNumber(ckpt, saved, 'epoch', (v) => Number.isInteger(v) && v >= 1) + 1;
+    bestEpoch = savedNumber(ckpt, saved, 'best_epoch', (v) => Number.isInteger(v) && v >= 0 && v < startEpoch);
+    bestError = savedNumber(ckpt, saved, 'best_error', (v) => v >= 0);
+    resumedAdam = savedAdam(ckpt, raw, saved, weightRoles(graph).params);
+    if (!resumedAdam) log.warn({ checkpoint: ckpt }, "the checkpoint holds no Adam state (written before luxcert kept it): Adam restarts from zero moments");
     if (existsSync(cfg.out)) bestWeights = snapshot(readOnnxFile(cfg.out, { simplify: false }));
     log.info({ checkpoint: ckpt, epoch: startEpoch - 1, bestEpoch }, 'resuming');
   }
 
   const reg = activeRegularisers(cfg.regularisers);
   const runner = new StepRunner(graph, meta, { engine, ...(reg ? { regularisers: reg } : {}) });
+  if (resumedAdam) runner.resume(resumedAdam);
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
   let lastPck = '';
@@ -169,11 +219,12 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         bestWeights = snapshot(graph);
         writeOnnxFile(cfg.out, graph);
       }
-      graph.metadata[`${STATE}epoch`] = String(epoch);
-      graph.metadata[`${STATE}best_epoch`] = String(bestEpoch);
-      graph.metadata[`${STATE}best_error`] = String(bestError);
-      writeOnnxFile(ckpt, graph);
-      for (const key of ['epoch', 'best_epoch', 'best_error']) delete graph.metadata[STATE + key];
+      const adam = runner.optimizerState();
+      writeOnnxFile(ckpt, checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step) }));
+      if (epoch === cfg.stopAfter && epoch < cfg.epochs) {
+        log.info({ epoch, checkpoint: ckpt }, 'stopping as asked; --resume continues');
+        break;
+      }
       if (epoch - bestEpoch >= cfg.patience) {
         stoppedEarly = true;
         log.info({ epoch, bestEpoch }, 'early stopping');

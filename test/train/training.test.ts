@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadDataset, type LoadedSet } from '../../src/data/dataset.ts';
 import { synthesize } from '../../src/data/synth.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
-import { readOnnxFile } from '../../src/onnx/read.ts';
+import type { Graph } from '../../src/graph/graph.ts';
+import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../../src/onnx/read.ts';
+import { writeOnnxFile } from '../../src/onnx/write.ts';
 import { evaluateModel } from '../../src/train/evaluate.ts';
 import { checkpointPath } from '../../src/train/trainer.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
@@ -14,6 +16,13 @@ import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('train');
+/** A checkpoint as a graph with every initializer it holds (reading a model drops those no node reads: Adam's moments). */
+function fullCheckpoint(model: string): Graph {
+  const raw = decodeOnnx(readModelBytes(checkpointPath(model)), model);
+  const g = rawToGraph(raw, { simplify: false });
+  for (const [k, t] of raw.initializers) if (k.startsWith('luxcert.adam.')) g.initializers.set(k, { dims: t.dims, data: t.values as Float32Array });
+  return g;
+}
 const cudaInstalled = readdirSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin'), { recursive: true }).some((f) => String(f).endsWith('libonnxruntime_providers_cuda.so'));
 const data = join(root, 'data');
 let set: LoadedSet;
@@ -43,6 +52,40 @@ describe('training', () => {
     assert.ok(Number.isFinite(e.meanError) && e.count > 0);
     const resumed = await trainFolder({ ...base, out, epochs: 4, patience: 5, resume: true }, set);
     assert.deepEqual(resumed.result.epochs.map((x) => x.epoch), [4]);
+  });
+
+  it('an interrupted run resumed from its checkpoint ends with the weights an uninterrupted run has, bit for bit (Adam\'s state included)', async () => {
+    const whole = join(root, 'whole.onnx');
+    const parts = join(root, 'parts.onnx');
+    const opts = { ...base, epochs: 3, patience: 5, head: 'heatmap', grid: 8, arch: 'resnet', inputSize: 16 } as const;
+    await trainFolder({ ...opts, out: whole }, set);
+    await trainFolder({ ...opts, out: parts, stopAfter: 2 }, set);
+    const resumed = await trainFolder({ ...opts, out: parts, resume: true }, set);
+    assert.deepEqual(resumed.result.epochs.map((e) => e.epoch), [3]);
+    const a = fullCheckpoint(whole);
+    const b = fullCheckpoint(parts);
+    assert.ok([...a.initializers.keys()].some((k) => k.startsWith('luxcert.adam.m:')), 'the checkpoint keeps Adam\'s moments');
+    for (const [k, t] of a.initializers) assert.deepEqual(b.initializers.get(k)!.data, t.data, k);
+    assert.equal(b.metadata['luxcert.train.adam_step'], a.metadata['luxcert.train.adam_step']);
+  });
+
+  it('refuses a checkpoint whose training state or Adam moments are damaged, naming the file and field', async () => {
+    const out = join(root, 'damaged.onnx');
+    await trainFolder({ ...base, out, epochs: 1, patience: 5 }, set);
+    const cases: [(g: Graph) => void, RegExp][] = [
+      [(g) => (g.metadata['luxcert.train.epoch'] = 'NaN'), /metadata luxcert\.train\.epoch is 'NaN'/],
+      [(g) => (g.metadata['luxcert.train.adam_step'] = '-3'), /metadata luxcert\.train\.adam_step is '-3'/],
+      [(g) => g.initializers.get('luxcert.adam.v:fc1.weight')!.data.fill(-1, 0, 1), /second moment of weight 'fc1\.weight' holds a negative/],
+      [(g) => g.initializers.delete('luxcert.adam.m:conv1.weight'), /first moment of weight 'conv1\.weight' is missing/],
+    ];
+    const pristine = readFileSync(checkpointPath(out));
+    for (const [damage, message] of cases) {
+      writeFileSync(checkpointPath(out), pristine);
+      const g = fullCheckpoint(out);
+      damage(g);
+      writeOnnxFile(checkpointPath(out), g);
+      await assert.rejects(trainFolder({ ...base, out, epochs: 2, patience: 5, resume: true }, set), (e: Error) => message.test(e.message) && e.message.includes(checkpointPath(out)));
+    }
   });
 
   it('trains a heatmap head (cross-entropy over cells)', async () => {

@@ -9,7 +9,7 @@ import { action, emit } from '../run-command.ts';
 
 interface Flags extends EngineFlagValues {
   data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr?: string; inputSize: string; grid?: string;
-  cropPadding: string; valFraction: string; patience: string; seed: string; resume?: boolean; augment: boolean; json?: boolean;
+  cropPadding: string; valFraction: string; patience: string; seed: string; resume?: boolean; stopAfter?: string; augment: boolean; json?: boolean;
 }
 
 /** `luxcert train`: a zoo detector trained on a COCO-keypoints folder, written as ONNX with metadata. */
@@ -31,7 +31,8 @@ export function registerTrain(program: Command): void {
     .option('--val-fraction <f>', 'share of objects held out for validation', String(d.valFraction))
     .option('--patience <n>', 'early stopping: epochs without improvement', String(d.patience))
     .option('--seed <n>', 'random seed (split, init, batches, augmentation)', String(d.seed))
-    .option('--resume', 'continue from <out>.ckpt.onnx')
+    .option('--resume', 'continue from <out>.ckpt.onnx (weights, Adam\'s state, batch order: as if never stopped)')
+    .option('--stop-after <epoch>', 'stop after this epoch as an interruption would (train in slices with --resume)')
     .option('--no-augment', 'no brightness/contrast/shift/scale augmentation')
     .option('--json', 'machine-readable output');
   addEngineFlags(cmd).action(
@@ -50,6 +51,7 @@ export function registerTrain(program: Command): void {
           seed: numberFlag('--seed', f.seed, { integer: true }),
           engine: engineFromFlags(f),
           resume: Boolean(f.resume),
+          ...(f.stopAfter !== undefined ? { stopAfter: numberFlag('--stop-after', f.stopAfter, { integer: true, positive: true }) } : {}),
         });
         const best = r.result.best;
         emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec })) }, () =>

@@ -21,18 +21,33 @@ export function sampleWindow(img: { width: number; height: number; data: Uint8Ar
   const x0 = win.cx - win.side / 2;
   const y0 = win.cy - win.side / 2;
   const plane = oh * ow;
-  const px = (x: number, y: number, c: number) => (x < 0 || y < 0 || x >= w || y >= h ? 0 : data[(y * w + x) * 3 + c]!);
+  // The sample grid is separable: each column's two source columns (−1 where outside) and weight once.
+  const cols = new Int32Array(2 * ow);
+  const fxs = new Float64Array(ow);
+  for (let j = 0; j < ow; j++) {
+    const u = x0 + ((j + 0.5) * win.side) / ow - 0.5;
+    const xi = Math.floor(u);
+    fxs[j] = u - xi;
+    cols[2 * j] = xi >= 0 && xi < w ? xi * 3 : -1;
+    cols[2 * j + 1] = xi + 1 >= 0 && xi + 1 < w ? (xi + 1) * 3 : -1;
+  }
   for (let i = 0; i < oh; i++) {
     const v = y0 + ((i + 0.5) * win.side) / oh - 0.5;
     const yi = Math.floor(v);
     const fy = v - yi;
+    const row0 = yi >= 0 && yi < h ? yi * w * 3 : -1;
+    const row1 = yi + 1 >= 0 && yi + 1 < h ? (yi + 1) * w * 3 : -1;
     for (let j = 0; j < ow; j++) {
-      const u = x0 + ((j + 0.5) * win.side) / ow - 0.5;
-      const xi = Math.floor(u);
-      const fx = u - xi;
+      const fx = fxs[j]!;
+      const c0 = cols[2 * j]!;
+      const c1 = cols[2 * j + 1]!;
       for (let c = 0; c < 3; c++) {
-        const top = px(xi, yi, c) * (1 - fx) + px(xi + 1, yi, c) * fx;
-        const bottom = px(xi, yi + 1, c) * (1 - fx) + px(xi + 1, yi + 1, c) * fx;
+        const p00 = row0 < 0 || c0 < 0 ? 0 : data[row0 + c0 + c]!;
+        const p01 = row0 < 0 || c1 < 0 ? 0 : data[row0 + c1 + c]!;
+        const p10 = row1 < 0 || c0 < 0 ? 0 : data[row1 + c0 + c]!;
+        const p11 = row1 < 0 || c1 < 0 ? 0 : data[row1 + c1 + c]!;
+        const top = p00 * (1 - fx) + p01 * fx;
+        const bottom = p10 * (1 - fx) + p11 * fx;
         out[offset + c * plane + i * ow + j] = (top * (1 - fy) + bottom * fy) * scale;
       }
     }

@@ -39,9 +39,10 @@ const conv = (b: GraphBuilder, x: string, w: Weight, name: string, cin: number, 
 
 /** One model per rule variant; together they use every operator that has a gradient rule. */
 const CASES: Record<string, Body> = {
-  'Conv stride 1 (flipped-kernel adjoint), Relu': (b, x, w) => b.op('Relu', [conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1] })]),
-  'Conv stride 2, dilation 2, uneven pads (ConvTranspose adjoint)': (b, x, w) => conv(b, x, w, 'c', 3, 4, { pads: [1, 0, 2, 1], strides: [2, 2], dilations: [2, 2] }),
-  'Conv pads beyond the kernel (ConvTranspose at stride 1), rows the window never reads': (b, x, w) => conv(b, x, w, 'c', 3, 2, { pads: [3, 3, 3, 3], strides: [3, 3] }),
+  'Conv stride 1 (flipped-kernel adjoint), Relu': (b, x, w) => b.op('Relu', [conv(b, conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] }), w, 'c2', 4, 3, { pads: [1, 0, 2, 1] })]),
+  'Conv stride 2, dilation 2, uneven pads (ConvTranspose adjoint)': (b, x, w) => conv(b, conv(b, x, w, 'c1', 3, 2, { pads: [1, 1, 1, 1] }), w, 'c2', 2, 4, { pads: [1, 0, 2, 1], strides: [2, 2], dilations: [2, 2] }),
+  'Conv pads beyond the kernel (ConvTranspose at stride 1)': (b, x, w) => conv(b, conv(b, x, w, 'c1', 3, 2, { pads: [1, 1, 1, 1] }), w, 'c2', 2, 2, { pads: [3, 3, 3, 3] }),
+  'Conv stride 3 with rows and columns the windows never read (output padding)': (b, x, w) => conv(b, conv(b, x, w, 'c1', 3, 2, { pads: [1, 1, 1, 1] }), w, 'c2', 2, 3, { strides: [3, 3] }),
   'grouped Conv, both adjoints': (b, x, w) => {
     const a = conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] });
     return conv(b, conv(b, a, w, 'g1', 4, 6, { group: 2 }), w, 'g2', 6, 4, { group: 2, strides: [2, 2], pads: [1, 1, 1, 1] });

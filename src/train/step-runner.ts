@@ -21,6 +21,29 @@ export interface StepBatch {
   beta?: Float32Array;
 }
 
+/** A batch as the step's inputs: the image, the head's targets (one-hot cells for heatmaps) and, when regularised, α and β. */
+export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch): Record<string, ort.Tensor> {
+  const t = (data: Float32Array, name: string) => new ort.Tensor('float32', data, step.inputs[name]!);
+  const feeds: Record<string, ort.Tensor> = { image: t(b.x, 'image') };
+  if (meta.head === 'regression') {
+    feeds.keypoints = t(b.keypoints, 'keypoints');
+    feeds.mask = t(b.mask, 'mask');
+  } else {
+    const cells = meta.grid! * meta.grid!;
+    const { cells: c, inside } = targetCells(meta, b.keypoints, b.mask);
+    const labels = new Float32Array(c.length * cells);
+    c.forEach((cell, i) => (labels[i * cells + cell] = 1));
+    feeds.labels = t(labels, 'labels');
+    feeds.weights = t(inside, 'weights');
+  }
+  if (step.inputs.alpha) {
+    if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
+    feeds.alpha = t(b.alpha, 'alpha');
+    feeds.beta = t(b.beta, 'beta');
+  }
+  return feeds;
+}
+
 /** What one step reports (each regulariser's term before its weight). */
 export interface StepLosses {
   loss: number;
@@ -65,24 +88,7 @@ export class StepRunner {
     if (this.state.size === 0) this.initState(step);
     this.t++;
     const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
-    const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.state);
-    feeds.image = new ort.Tensor('float32', b.x, step.inputs.image!);
-    if (this.meta.head === 'regression') {
-      feeds.keypoints = new ort.Tensor('float32', b.keypoints, step.inputs.keypoints!);
-      feeds.mask = new ort.Tensor('float32', b.mask, step.inputs.mask!);
-    } else {
-      const cells = this.meta.grid! * this.meta.grid!;
-      const { cells: c, inside } = targetCells(this.meta, b.keypoints, b.mask);
-      const labels = new Float32Array(c.length * cells);
-      c.forEach((cell, i) => (labels[i * cells + cell] = 1));
-      feeds.labels = new ort.Tensor('float32', labels, step.inputs.labels!);
-      feeds.weights = new ort.Tensor('float32', inside, step.inputs.weights!);
-    }
-    if (step.inputs.alpha) {
-      if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
-      feeds.alpha = new ort.Tensor('float32', b.alpha, step.inputs.alpha);
-      feeds.beta = new ort.Tensor('float32', b.beta, step.inputs.beta!);
-    }
+    const feeds: Record<string, ort.Tensor> = { ...Object.fromEntries(this.state), ...batchFeeds(this.meta, step, b) };
     const adam = adamScalars(lr, this.t);
     feeds.lr_t = scalar(adam.lr_t);
     feeds.eps_t = scalar(adam.eps_t);

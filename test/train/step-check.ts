@@ -6,7 +6,7 @@ import type { Graph } from '../../src/graph/graph.ts';
 import type { ModelMeta } from '../../src/model/metadata.ts';
 import { openSession } from '../../src/onnx/ort.ts';
 import type { PerturbationRegularisers } from '../../src/train/regularisers.ts';
-import { targetCells } from '../../src/train/targets.ts';
+import { batchFeeds } from '../../src/train/step-runner.ts';
 import { buildTrainStep, type TrainStepModel } from '../../src/train/train-step.ts';
 
 /** A seeded batch for a model: images, keypoints inside the input, most of them labelled. */
@@ -32,22 +32,7 @@ export class StepProbe {
     const step = buildTrainStep({ model, meta, batch: batch.n, gradients: true, ...(regularisers ? { regularisers } : {}) });
     const session = await openSession(step.onnx);
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
-    const feeds: Record<string, ort.Tensor> = { image: t(batch.x, step.inputs.image!), lr_t: t(Float32Array.of(0.01), []), eps_t: t(Float32Array.of(1e-7), []) };
-    if (meta.head === 'regression') {
-      feeds.keypoints = t(batch.keypoints, step.inputs.keypoints!);
-      feeds.mask = t(batch.mask, step.inputs.mask!);
-    } else {
-      const cells = meta.grid! ** 2;
-      const { cells: c, inside } = targetCells(meta, batch.keypoints, batch.mask);
-      const labels = new Float32Array(c.length * cells);
-      c.forEach((v, i) => (labels[i * cells + v] = 1));
-      feeds.labels = t(labels, step.inputs.labels!);
-      feeds.weights = t(inside, step.inputs.weights!);
-    }
-    if (regularisers) {
-      feeds.alpha = t(batch.alpha, [batch.n, 1, 1, 1]);
-      feeds.beta = t(batch.beta, [batch.n, 1, 1, 1]);
-    }
+    const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(0.01), []), eps_t: t(Float32Array.of(1e-7), []) };
     for (const p of step.params) {
       const w = model.initializers.get(p)!;
       feeds[`p:${p}`] = t(w.data, w.dims);

@@ -1,9 +1,10 @@
 // Certification cost and tightness on a trained model (default: the demo's), for each way of
-// bounding: intervals (IBP), the forward linear pass with the backward dense tail (the default),
-// and the backward pass through the convolutions too ('deep'), with either ReLU lower slope.
+// bounding: intervals (IBP), the forward linear pass alone, and with the backward tail through the
+// dense layers, the last convolution (the default) or every convolution, with either ReLU lower slope.
 // Usage: npm run bench:certify [-- --model luxcert-demo/model.onnx --data luxcert-demo/data/test --images 100]
 import { parseArgs } from 'node:util';
 import { loadTrainedModel } from './trained-model.ts';
+import { CERTIFIER } from '../src/bounds/bound-graph.ts';
 import { BoundComputer, type BoundComputerOptions } from '../src/bounds/bounds.ts';
 import { boxFromFlags } from '../src/model/perturbation.ts';
 import { certifySet } from '../src/certify/certify-set.ts';
@@ -19,9 +20,11 @@ const box = boxFromFlags(Number(values.brightness), Number(values.contrast));
 /** The bound configurations compared, each a BoundComputer's options. */
 const CONFIGS: { label: string; opts: Omit<BoundComputerOptions, 'boxes' | 'engine'> }[] = [
   { label: 'ibp', opts: { mode: 'ibp' } },
-  { label: 'linear + dense tail (default)', opts: { mode: 'linear' } },
-  { label: 'linear + deep backward', opts: { mode: 'linear', backward: 'deep' } },
-  { label: 'linear + deep, adaptive', opts: { mode: 'linear', backward: 'deep', lowerSlope: 'adaptive' } },
+  { label: 'linear, no backward tail', opts: { mode: 'linear', backward: false } },
+  { label: 'linear + dense tail, parallel', opts: { mode: 'linear', backward: 0, lowerSlope: 'parallel' } },
+  { label: 'linear + dense tail, adaptive', opts: { mode: 'linear', backward: 0, lowerSlope: 'adaptive' } },
+  { label: 'linear + tail through 1 conv, adaptive (default)', opts: { mode: 'linear', backward: CERTIFIER.backward, lowerSlope: CERTIFIER.lowerSlope } },
+  { label: 'linear + tail through every conv (deep), adaptive', opts: { mode: 'linear', backward: Infinity, lowerSlope: 'adaptive' } },
 ];
 
 async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {

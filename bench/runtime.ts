@@ -50,9 +50,10 @@ const infer = async (x: Float32Array) => decodeKeypoints(meta, Object.values(awa
 }
 const certifier = rawToGraph(decodeOnnx(bundle.certifier, 'certifier.onnx'));
 // The offline-maximal extent of each frame: the same search run to convergence (a 1 s budget),
-// cached beside the model by its hash, so every budget below is compared with what is provable.
+// cached beside the model by its and the certifier's hashes, so every budget below is compared with
+// what is provable.
 const cacheFile = `${values.model}.maximal-extent.json`;
-const cacheKey = `${bundle.manifest.files.model.sha256}:${n}:${values.data}`;
+const cacheKey = `${bundle.manifest.files.model.sha256}:${bundle.manifest.files.certifier.sha256}:${n}:${values.data}`;
 let maximal: number[] = existsSync(cacheFile) ? ((JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; extents: number[] }).key === cacheKey ? (JSON.parse(readFileSync(cacheFile, 'utf8')) as { extents: number[] }).extents : []) : [];
 if (maximal.length !== n) {
   const bc = await BoundComputer.open(certifier, 'onnxruntime');

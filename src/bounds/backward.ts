@@ -283,13 +283,13 @@ interface TailNode {
 const MAX_LAMBDA = 1 << 22;
 
 /**
- * The model's tail: nodes from the output back to the first one the backward pass cannot cross —
- * with `deep`, through convolutions down to the image while Λ stays under MAX_LAMBDA elements;
- * otherwise only through 2-D (dense) values.
+ * The model's tail: nodes from the output back to the first one the backward pass cannot cross,
+ * crossing at most `convs` convolutions and only while Λ stays under MAX_LAMBDA elements.
  */
-function tailOf(ctx: TailContext, deep: boolean): { nodes: TailNode[]; anchor: string } | undefined {
+function tailOf(ctx: TailContext, convs: number): { nodes: TailNode[]; anchor: string } | undefined {
   const prod = producers(ctx.model);
   const nodes: TailNode[] = [];
+  let crossed = 0;
   let v = ctx.model.outputs[0]!.name;
   for (;;) {
     const n = prod.get(v);
@@ -297,20 +297,20 @@ function tailOf(ctx: TailContext, deep: boolean): { nodes: TailNode[]; anchor: s
     if (!n || !rule) break;
     const input = n.inputs[0]!;
     if (!isBound(ctx.values.get(input))) break;
-    if (deep ? ctx.em.boxes * ctx.m * ctx.features(input) > MAX_LAMBDA : ctx.dims(input).length !== 1) break;
+    if (ctx.em.boxes * ctx.m * ctx.features(input) > MAX_LAMBDA) break;
     if (!rule.accepts(ctx, n)) break;
+    if (n.op === 'Conv' && crossed === convs) break;
+    if (n.op === 'Conv') crossed++;
     nodes.push({ node: n, rule });
     v = input;
   }
-  if (deep) {
-    // Below the earliest ReLU crossed the model is affine in the camera's output, which the forward
-    // bounds carry exactly (but for clipped pixels): crossing it would cost full-resolution
-    // adjoints for nothing. The tail ends at that ReLU's input.
-    const last = nodes.map((t) => t.node.op).lastIndexOf('Relu');
-    if (last >= 0 && last < nodes.length - 1) {
-      const cut = nodes.splice(last + 1);
-      v = cut[0]!.node.outputs[0]!;
-    }
+  // A tail that reached the image: below its earliest ReLU the model is affine in the camera's
+  // output, which the forward bounds carry exactly but for clipped pixels, so crossing it would
+  // cost full-resolution adjoints for nothing. The tail ends at that ReLU's input.
+  const last = nodes.map((t) => t.node.op).lastIndexOf('Relu');
+  if (v === ctx.model.inputs[0]!.name && last >= 0 && last < nodes.length - 1) {
+    const cut = nodes.splice(last + 1);
+    v = cut[0]!.node.outputs[0]!;
   }
   return nodes.some((t) => t.node.op === 'Gemm' || t.node.op === 'MatMul' || t.node.op === 'Conv') ? { nodes, anchor: v } : undefined;
 }
@@ -319,15 +319,15 @@ function tailOf(ctx: TailContext, deep: boolean): { nodes: TailNode[]; anchor: s
  * Backward (CROWN-style) bounds on the model output through its tail: the output is written as
  * Λ·x + offset in terms of the tail's input x, choosing each ReLU's lower or upper line by the sign
  * of its coefficient for that output (so the relaxations compose per output instead of per neuron),
- * then x's forward linear bounds are substituted. `deep` carries it through convolutions too (down
- * to the camera when Λ stays small). Returns packed bounds [3B, …outDims], or undefined when the
- * model has no tail with an affine step.
+ * then x's forward linear bounds are substituted. The tail crosses dense layers and at most `convs`
+ * convolutions (Infinity: down to the camera when Λ stays small). Returns packed bounds
+ * [3B, …outDims], or undefined when the model has no tail with an affine step.
  */
-export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string, BoundInput>, shapes: Map<string, (number | string)[]>, outDims: number[], deep = false): Bound | undefined {
+export function backwardTail(em: BoundEmitter, model: Graph, values: Map<string, BoundInput>, shapes: Map<string, (number | string)[]>, outDims: number[], convs: number): Bound | undefined {
   const m = outDims.reduce((p, q) => p * q, 1);
   const dims = (name: string) => shapes.get(name)!.slice(1) as number[];
   const ctx: TailContext = { em, model, values, dims, features: (name) => dims(name).reduce((p, q) => p * q, 1), m };
-  const tail = tailOf(ctx, deep);
+  const tail = tailOf(ctx, convs);
   if (!tail) return undefined;
   const B = em.boxes;
   const eye = new Float32Array(m * m);

@@ -16,15 +16,24 @@ export interface BoundGraphOptions {
   boxes: number;
   mode: BoundMode;
   /**
-   * Refine the output with backward (CROWN-style) bounds in linear mode: through the dense tail
-   * (true, the default), also through convolutions ('deep'), or not at all (false).
+   * Refine the output with backward (CROWN-style) bounds in linear mode, crossing the dense layers
+   * and at most this many convolutions (Infinity: all of them), or not at all (false). Default:
+   * CERTIFIER.backward.
    */
-  backward?: boolean | 'deep';
-  /** ReLU lower-line slope (default parallel). */
+  backward?: number | false;
+  /** ReLU lower-line slope (default CERTIFIER.lowerSlope). */
   lowerSlope?: LowerSlope;
   /** Model values whose concrete bounds are also output, as `lower:NAME` and `upper:NAME` [B, …dims]. */
   probes?: string[];
 }
+
+/**
+ * The certifier's default settings, kept because they proved every property of `bench:certify`
+ * with the fewest sub-boxes and the least time on the demo models (docs/certification.md): the
+ * backward tail crosses the last convolution (deeper ones cost more time than the sub-boxes they
+ * save), and CROWN-Ada's lower slope.
+ */
+export const CERTIFIER = { backward: 1, lowerSlope: 'adaptive' } as const satisfies { backward: number; lowerSlope: LowerSlope };
 
 /** Names of the bound graph's outputs: concrete bounds, and the linear bounds they come from. */
 export const BOUND_OUTPUTS = ['lower', 'upper', 'lower_a', 'lower_b', 'lower_c', 'upper_a', 'upper_b', 'upper_c'] as const;
@@ -48,7 +57,7 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
   for (const [k, t] of model.initializers) b.weight(k, t);
   const image = b.input('image', [1, ...(dims as number[])]);
   const boxInputs = { alphaLo: b.input('alpha_lo', [opts.boxes]), alphaHi: b.input('alpha_hi', [opts.boxes]), betaLo: b.input('beta_lo', [opts.boxes]), betaHi: b.input('beta_hi', [opts.boxes]) };
-  const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs, opts.lowerSlope);
+  const em = new BoundEmitter(b, opts.mode, opts.boxes, boxInputs, opts.lowerSlope ?? CERTIFIER.lowerSlope);
   const imageDims = dims as number[];
   // The camera model: z = α·x + β is exactly linear in (α, β); the clip to [0, 1] is relaxed.
   const values = new Map<string, BoundInput>([[input.name, em.settle(cameraBound(em, image, boxInputs, imageDims))]]);
@@ -64,7 +73,8 @@ export function buildBoundGraph(model: Graph, opts: BoundGraphOptions): Graph {
     values.set(node.outputs[0]!, em.settle(rule({ em, model, node, outDims: outDims as number[] }, ins)));
   }
   const forward = values.get(model.outputs[0]!.name) as Bound;
-  const backward = opts.mode === 'linear' && opts.backward !== false ? backwardTail(em, model, values, shapes, forward.dims, opts.backward === 'deep') : undefined;
+  const convs = opts.backward ?? CERTIFIER.backward;
+  const backward = opts.mode === 'linear' && convs !== false ? backwardTail(em, model, values, shapes, forward.dims, convs) : undefined;
   const y = backward ?? forward;
   let { l, u } = em.concretize(y);
   if (backward) {

@@ -30,9 +30,9 @@ export interface BoundComputerOptions {
   boxes: number;
   mode: BoundMode;
   engine: BoundEngine;
-  /** Backward refinement: through the dense tail (true, the default in linear mode), also through convolutions ('deep'), or none. */
-  backward?: boolean | 'deep';
-  /** ReLU lower-line slope (default parallel). */
+  /** Backward refinement (linear mode): the most convolutions the tail crosses beyond the dense layers, or none (false); default CERTIFIER.backward. */
+  backward?: number | false;
+  /** ReLU lower-line slope (default CERTIFIER.lowerSlope). */
   lowerSlope?: LowerSlope;
 }
 

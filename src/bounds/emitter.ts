@@ -32,24 +32,33 @@ export type ApplyKind = 'full' | 'half' | 'halfAbs';
  */
 export class BoundEmitter {
   private readonly rankCache = new Map<number, { mvec: string; rvec: string }>();
-  private readonly concreteCache = new Map<Bound, { l: string; u: string }>();
+  private readonly spanCache = new Map<string, { min: string; max: string }>();
   private counter = 0;
 
-  constructor(readonly b: GraphBuilder, readonly mode: BoundMode, readonly boxes: number, private readonly boxInputs: { alphaLo: string; alphaHi: string; betaLo: string; betaHi: string }, readonly lowerSlope: LowerSlope = 'parallel') {}
+  constructor(readonly b: GraphBuilder, readonly mode: BoundMode, readonly boxes: number, private readonly boxInputs: { alphaLo: string; alphaHi: string; betaLo: string; betaHi: string }, readonly lowerSlope: LowerSlope) {}
 
-  /**
-   * The per-box slopes of a ReLU's relaxation from its concrete pre-activation bounds: `lower` for
-   * the lower line, `upper` for the chord (tilted outwards by 2⁻¹⁹ against float32 rounding; any
-   * slope in [chord, 1] is sound), and `shift` = −upper·l⁻, the chord's offset.
-   */
-  reluSlopes(l: string, u: string): { lower: string; upper: string; shift: string } {
+  /** relu's chord over [l, u] per box: its slope s = u⁺ / (u⁺ − l⁻), with u⁺ and l⁻. */
+  private chord(l: string, u: string): { s: string; up: string; lm: string } {
     const up = this.relu(u);
     const lm = this.op('Clip', [l], { max: 0 });
-    const s = this.op('Div', [up, this.op('Clip', [this.sub(up, lm)], { min: 1e-30 })]);
-    const upper = this.op('Clip', [this.mul(s, this.scalar(1 + 2 ** -19))], { max: 1 });
-    // Any lower slope in [0, 1] is sound; the clipped step is 1 where u > −l, else 0.
-    const lower = this.lowerSlope === 'adaptive' ? this.op('Clip', [this.mul(this.add(up, lm), this.scalar(1e30))], { min: 0, max: 1 }) : s;
-    return { lower, upper, shift: this.neg(this.mul(upper, lm)) };
+    return { s: this.op('Div', [up, this.op('Clip', [this.sub(up, lm)], { min: 1e-30 })]), up, lm };
+  }
+
+  /** The lower line's slope for a chord: any slope in [0, 1] is sound; adaptive is 1 where u > −l, else 0. */
+  private lowerOf(c: { s: string; up: string; lm: string }): string {
+    return this.lowerSlope === 'adaptive' ? this.op('Clip', [this.mul(this.add(c.up, c.lm), this.scalar(1e30))], { min: 0, max: 1 }) : c.s;
+  }
+
+  /** The upper line of a chord, tilted outwards by 2⁻¹⁹ against float32 rounding (any slope in [chord, 1] is sound): slope and offset −slope·l⁻. */
+  private upperOf(c: { s: string; up: string; lm: string }): { upper: string; shift: string } {
+    const upper = this.op('Clip', [this.mul(c.s, this.scalar(1 + 2 ** -19))], { max: 1 });
+    return { upper, shift: this.neg(this.mul(upper, c.lm)) };
+  }
+
+  /** The per-box slopes of a ReLU's relaxation from its concrete pre-activation bounds [l, u]: lower line, chord and the chord's offset. */
+  reluSlopes(l: string, u: string): { lower: string; upper: string; shift: string } {
+    const c = this.chord(l, u);
+    return { lower: this.lowerOf(c), ...this.upperOf(c) };
   }
 
   /** A new constant initializer. */
@@ -116,22 +125,22 @@ export class BoundEmitter {
     return this.rowSum(t, dims, [0, 1, 2].map((i) => (i === k ? 1 : 0)));
   }
 
-  /** Minimum (−1) or maximum (+1) of a·α + b·β + c over each box: exact for a 2-D box. */
-  private extreme(p: string, dims: number[], sign: 1 | -1): string {
-    const { mvec, rvec } = this.boxVectors(dims.length + 1);
-    const centre = this.mul(p, mvec);
-    const radius = this.mul(this.op('Abs', [p]), rvec);
-    return this.rowSum(sign > 0 ? this.add(centre, radius) : this.sub(centre, radius), dims);
+  /** Minimum and maximum of a·α + b·β + c over each box (exact for a 2-D box), each [B, …dims]. */
+  private span(p: string, dims: number[]): { min: string; max: string } {
+    let s = this.spanCache.get(p);
+    if (!s) {
+      const { mvec, rvec } = this.boxVectors(dims.length + 1);
+      const centre = this.rowSum(this.mul(p, mvec), dims);
+      const radius = this.rowSum(this.mul(this.op('Abs', [p]), rvec), dims);
+      s = { min: this.sub(centre, radius), max: this.add(centre, radius) };
+      this.spanCache.set(p, s);
+    }
+    return s;
   }
 
   /** Constant per-box bounds [l, u] of a bound, each [B, …dims]. */
   concretize(x: Bound): { l: string; u: string } {
-    let c = this.concreteCache.get(x);
-    if (!c) {
-      c = { l: this.extreme(x.lo, x.dims, -1), u: this.extreme(x.hi, x.dims, 1) };
-      this.concreteCache.set(x, c);
-    }
-    return c;
+    return { l: this.span(x.lo, x.dims).min, u: this.span(x.hi, x.dims).max };
   }
 
   /** Packs per-box constants [B, …] as the c rows of a packed tensor. */
@@ -172,13 +181,18 @@ export class BoundEmitter {
   }
 
   /**
-   * ReLU relaxation per box: with l, u the concrete bounds, the chord slope s = u⁺ / (u⁺ − l⁻) (1 when
-   * stable active, 0 when stable inactive); lower = λ·lo (λ per `lowerSlope`), upper = s'·hi − s'·l⁻.
+   * ReLU relaxation per box, each line from the range of the bound it relaxes (as ReluVal and
+   * Neurify do): relu(z) ≤ relu(hi) ≤ the chord of relu over hi's own range [min hi, max hi],
+   * applied to hi; relu(z) ≥ relu(lo) ≥ λ·lo with λ in [0, 1] chosen (per `lowerSlope`) from lo's
+   * range [min lo, max lo]. Both ranges lie inside the neuron's [min lo, max hi], so each line is at
+   * least as tight as one from that interval: an upper bound that never goes negative stays hi,
+   * unrelaxed, and a lower bound that never goes positive becomes 0.
    */
   reluBound(x: Bound): Bound {
     const { l, u } = this.concretize(x);
     if (this.mode === 'ibp') return this.interval(this.relu(l), this.relu(u), x.dims);
-    const { lower, upper, shift } = this.reluSlopes(l, u);
+    const { upper, shift } = this.upperOf(this.chord(this.span(x.hi, x.dims).min, u));
+    const lower = this.lowerOf(this.chord(l, this.span(x.lo, x.dims).max));
     return {
       lo: this.mul(x.lo, this.stack(lower, lower, lower)),
       hi: this.add(this.mul(x.hi, this.stack(upper, upper, upper)), this.packConstant(shift)),

@@ -1,7 +1,7 @@
 import { LuxcertError } from '../core/errors.ts';
 import { Rng } from '../core/random.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
-import { checkBox, splitBox, type Box } from '../model/perturbation.ts';
+import { alphaWeight, checkBox, splitBox, type Box } from '../model/perturbation.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { checkProperty, isProven, proofMargin, violates, type KeypointProperty } from './property.ts';
 import { samplePoints } from './samples.ts';
@@ -79,6 +79,7 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
   };
 
   const open = new Set(keypoints);
+  const weight = alphaWeight(image);
   await tryPoints(samplePoints(box, 3, 8, rng), open);
   let queue: Pending[] = open.size > 0 ? [{ box, keypoints: [...open], priority: 0 }] : [];
   const dims = [3, ...prop.meta.inputSize];
@@ -88,7 +89,7 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
     // over, bound the halves instead (the levels a search would climb one nearly empty call at a
     // time) — never past the sub-box budget, so a budget of one box still means one pass on the box.
     const room = Math.min(bounds.options.boxes, budget.boxes - stats.boxesBounded);
-    while (2 * queue.length <= room) queue = queue.flatMap((p) => splitBox(p.box).map((half) => ({ ...p, box: half })));
+    while (2 * queue.length <= room) queue = queue.flatMap((p) => splitBox(p.box, weight).map((half) => ({ ...p, box: half })));
     queue.sort((a, b) => b.priority - a.priority);
     const take = queue.splice(0, bounds.options.boxes);
     const bs = await bounds.bounds(image, dims, take.map((p) => p.box));
@@ -105,7 +106,7 @@ export async function certifyImage(bounds: BoundComputer, runner: ModelRunner, i
       corners.push([b.alphaLo, b.betaLo], [b.alphaLo, b.betaHi], [b.alphaHi, b.betaLo], [b.alphaHi, b.betaHi]);
       // A NaN margin will not improve by splitting: such boxes go last.
       const priority = Math.min(...margins.filter((m) => !isProven(m)).map((m) => (Number.isNaN(m) ? -Infinity : m)));
-      for (const child of splitBox(b)) next.push({ box: child, keypoints: unproven, priority });
+      for (const child of splitBox(b, weight)) next.push({ box: child, keypoints: unproven, priority });
     });
     await tryPoints(corners, open);
     queue = [...queue, ...next].map((p) => ({ ...p, keypoints: p.keypoints.filter((j) => open.has(j)) })).filter((p) => p.keypoints.length > 0);

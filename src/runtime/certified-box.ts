@@ -1,6 +1,6 @@
 import { LuxcertError } from '../core/errors.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
-import { gridBoxes, splitBox, type Box } from '../model/perturbation.ts';
+import { alphaWeight, gridBoxes, splitBox, type Box } from '../model/perturbation.ts';
 import { checkProperty, isProven, proofMargin, type KeypointProperty } from '../certify/property.ts';
 
 /** The outcome of one frame's search. */
@@ -119,6 +119,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
   if (!image.every(Number.isFinite)) throw new LuxcertError('the frame contains NaN or Inf: nothing can be certified about it');
   const k = prop.meta.keypoints.length;
   const per = bounds.options.boxes;
+  const weight = alphaWeight(image);
   const minA = (max.alphaHi - max.alphaLo) * MIN_SUB_BOX;
   const minB = (max.betaHi - max.betaLo) * MIN_SUB_BOX;
   // The maximum box is always covered by proven sub-boxes (dropped), `unproven` and `hopeless`.
@@ -137,7 +138,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
     // A call costs about the same with one box as with `per`: split until the call is full.
     while (active.length * 2 <= per) {
       const split = new Set(active);
-      active = active.flatMap((b) => splitBox(b));
+      active = active.flatMap((b) => splitBox(b, weight));
       unproven = [...unproven.filter((b) => !split.has(b)), ...active];
     }
     // Inside out: nearest the identity first (the largest among equals), so a proven core grows
@@ -157,7 +158,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
       if (sub.alphaHi - sub.alphaLo <= minA && sub.betaHi - sub.betaLo <= minB) {
         hopeless.push(sub);
         lost = true;
-      } else unproven.push(...splitBox(sub));
+      } else unproven.push(...splitBox(sub, weight));
     });
     if (lost) candidate = bestBoxAvoiding(hopeless, max);
     if (candidate === IDENTITY) break;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { buildBoundGraph } from '../../src/bounds/bound-graph.ts';
 import { BoundComputer } from '../../src/bounds/bounds.ts';
 import { FLOAT_SAFETY } from '../../src/certify/property.ts';
 import { samplePoints } from '../../src/certify/samples.ts';
@@ -30,16 +31,16 @@ async function sampled(model: Graph, image: Float32Array, dims: number[], box: B
   return { pts, y };
 }
 
-describe('backward bounds through convolutions (backward: deep)', () => {
+describe('backward bounds through convolutions', () => {
   for (const seed of [1, 2, 3]) {
     for (const simplify of [true, false]) {
-      for (const lowerSlope of ['parallel', 'adaptive'] as const) {
-        it(`random conv chain ${seed} (${simplify ? 'BatchNorm folded' : 'BatchNorm as a node'}), ${lowerSlope}: sampled outputs stay inside the bounds and their linear forms`, async () => {
+      for (const [lowerSlope, backward] of [['parallel', Infinity], ['adaptive', Infinity], ['adaptive', 1]] as const) {
+        it(`random conv chain ${seed} (${simplify ? 'BatchNorm folded' : 'BatchNorm as a node'}), ${lowerSlope}, tail through ${backward} conv(s): sampled outputs stay inside the bounds and their linear forms`, async () => {
           const size = 11 + seed;
           const model = rawToGraph(decodeOnnx(encodeOnnx(randomChainGraph(seed, size)), 'chain.onnx'), { simplify });
           const rng = new Rng(seed * 31);
           const image = Float32Array.from({ length: 3 * size * size }, () => (rng.next() < 0.1 ? 1 : rng.next()));
-          const bc = await BoundComputer.create(model, { boxes: 3, mode: 'linear', engine: 'onnxruntime', backward: 'deep', lowerSlope });
+          const bc = await BoundComputer.create(model, { boxes: 3, mode: 'linear', engine: 'onnxruntime', backward, lowerSlope });
           assert.ok(bc.graph.nodes.some((n) => n.op === 'Conv' && n.name.startsWith('b') && bc.graph.initializers.has(n.inputs[1]!) && n.inputs[1]!.startsWith('tail')), 'the tail crosses a convolution');
           const bounds = await bc.bounds(image, [3, size, size], BOXES);
           await bc.release();
@@ -64,19 +65,25 @@ describe('backward bounds through convolutions (backward: deep)', () => {
     }
   }
 
+  it('crosses as many convolutions as asked (two adjoints each: lower and upper), all of them for Infinity', () => {
+    const model = randomChainGraph(1, 12);
+    const adjoints = (backward: number | false) => buildBoundGraph(model, { boxes: 2, mode: 'linear', backward }).nodes.filter((n) => (n.op === 'Conv' || n.op === 'ConvTranspose') && n.inputs[1]!.startsWith('tail')).length;
+    assert.deepEqual(([false, 0, 1, 2, 3, Infinity] as const).map(adjoints), [0, 0, 2, 4, 6, 6]);
+  });
+
   it('is tighter than the dense tail on the conv chains (mean width over outputs and boxes)', async () => {
     for (const seed of [1, 2, 3]) {
       const size = 12;
       const model = randomChainGraph(seed, size);
       const rng = new Rng(seed);
       const image = Float32Array.from({ length: 3 * size * size }, () => rng.next());
-      const width = async (backward: true | 'deep') => {
+      const width = async (backward: number) => {
         const bc = await BoundComputer.create(model, { boxes: 3, mode: 'linear', engine: 'onnxruntime', backward });
         const r = await bc.bounds(image, [3, size, size], BOXES);
         await bc.release();
         return r.reduce((s, b) => s + b.upper.reduce((t, u, i) => t + u - b.lower[i]!, 0), 0);
       };
-      const [dense, deep] = [await width(true), await width('deep')];
+      const [dense, deep] = [await width(0), await width(Infinity)];
       assert.ok(deep < dense, `seed ${seed}: deep ${deep} vs dense tail ${dense}`);
     }
   });
@@ -101,7 +108,7 @@ describe('backward bounds through convolutions (backward: deep)', () => {
       const rng = new Rng(3);
       const image = Float32Array.from({ length: 3 * c.size * c.size }, () => 0.2 + 0.6 * rng.next());
       const box = BOXES[0]!; // α·x + β stays inside [0, 1]: nothing clips
-      const bc = await BoundComputer.create(c.model, { boxes: 1, mode: 'linear', engine: 'onnxruntime', backward: 'deep' });
+      const bc = await BoundComputer.create(c.model, { boxes: 1, mode: 'linear', engine: 'onnxruntime', backward: Infinity });
       const adjoints = bc.graph.nodes.filter((n) => (n.op === 'Conv' || n.op === 'ConvTranspose') && n.inputs[1]!.startsWith('tail'));
       assert.ok(adjoints.length > 0 && adjoints.every((n) => n.op === c.adjoint), `adjoints computed by ${c.adjoint}`);
       const [b] = await bc.bounds(image, [3, c.size, c.size], [box]);

@@ -162,11 +162,11 @@ describe('backward bounds through the dense tail', () => {
     const rng = new Rng(4);
     for (const [k, t] of model.initializers) if (k.endsWith('.bias')) t.data.set(rng.normals(t.data.length, 0.2));
     const image = Float32Array.from({ length: 3 * 16 * 16 }, () => rng.next());
-    const run = async (backward: boolean) => {
+    const run = async (backward: 0 | false) => {
       const bc = await BoundComputer.create(model, { boxes: 4, mode: 'linear', engine: 'onnxruntime', backward });
       return { nodes: bc.graph.nodes.length, bounds: await bc.bounds(image, [3, 16, 16], BOXES) };
     };
-    const [tail, forward] = [await run(true), await run(false)];
+    const [tail, forward] = [await run(0), await run(false)];
     assert.ok(tail.nodes > forward.nodes, 'the tail is refined only when asked');
     const [withTail, forwardOnly] = [tail.bounds, forward.bounds];
     let tighter = 0;

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { LuxcertError } from '../../core/errors.ts';
 import { checkOutputDir, checkOutputFile } from '../../core/output-path.ts';
+import { CERTIFIER } from '../../bounds/bound-graph.ts';
 import { BoundComputer } from '../../bounds/bounds.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
@@ -15,8 +16,15 @@ import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
 import { action, emit } from '../run-command.ts';
 
-/** `--backward` values and the bound graph's option for each. */
-const BACKWARD = { dense: true, deep: 'deep', none: false } as const;
+/** `--backward` words and the bound graph's option for each (a number N is taken as is). */
+const BACKWARD = { none: false, dense: 0, deep: Infinity } as const;
+
+/** The bound graph's `backward` option for a `--backward` value: a word above, or a count of convolutions. */
+function backwardOption(v: string): number | false {
+  if (Object.hasOwn(BACKWARD, v)) return BACKWARD[v as keyof typeof BACKWARD];
+  if (/^\d+$/.test(v) && Number(v) <= 1000) return Number(v);
+  throw new LuxcertError(`--backward must be none, dense, deep or a number of convolutions (0–1000), got '${v}'`);
+}
 
 /** Defaults of `luxcert certify`: the documented default box and a 1 s budget per image. */
 export const CERTIFY_DEFAULTS = { brightness: '0.1', contrast: '0.1', tolerance: '2', budgetMs: '1000', maxBoxes: '4096', boxesPerCall: '16', mode: 'linear', reference: 'truth', seed: '1', check: '0' } as const;
@@ -61,8 +69,8 @@ export function registerCertify(program: Command): void {
     .option('--max-boxes <n>', 'sub-boxes bounded per image at most', d.maxBoxes)
     .option('--boxes-per-call <n>', 'sub-boxes per bound-graph call', d.boxesPerCall)
     .option('--mode <m>', 'linear (forward linear bounds) | ibp (intervals)', d.mode)
-    .option('--relu-lower <s>', 'ReLU lower-line slope: parallel (to the chord) | adaptive (CROWN-Ada)', 'parallel')
-    .option('--backward <b>', 'backward bounds on the output (linear mode): dense (through the dense tail) | deep (also through convolutions: fewer sub-boxes, dearer passes) | none', 'dense')
+    .option('--relu-lower <s>', 'ReLU lower-line slope: parallel (to the chord) | adaptive (CROWN-Ada)', CERTIFIER.lowerSlope)
+    .option('--backward <b>', 'backward bounds on the output (linear mode), crossing the dense layers and the last N convolutions: N | dense (0) | deep (all: fewest sub-boxes, dearest passes) | none', String(CERTIFIER.backward))
     .option('--limit <n>', 'certify only the first n objects')
     .option('--check <n>', 'run n sampled perturbations per certified claim in onnxruntime and report violations', d.check)
     .option('--seed <n>', 'seed of the sampled perturbations', d.seed)
@@ -79,8 +87,7 @@ export function registerCertify(program: Command): void {
       if (f.reference !== 'truth' && f.reference !== 'prediction') throw new LuxcertError(`--reference must be truth or prediction, got '${f.reference}'`);
       if (f.mode !== 'linear' && f.mode !== 'ibp') throw new LuxcertError(`--mode must be linear or ibp, got '${f.mode}'`);
       if (f.reluLower !== 'parallel' && f.reluLower !== 'adaptive') throw new LuxcertError(`--relu-lower must be parallel or adaptive, got '${f.reluLower}'`);
-      if (!Object.hasOwn(BACKWARD, f.backward)) throw new LuxcertError(`--backward must be dense, deep or none, got '${f.backward}'`);
-      const backward = BACKWARD[f.backward as keyof typeof BACKWARD];
+      const backward = backwardOption(f.backward);
       if (f.csv) checkOutputFile(f.csv, '--csv', [f.model]);
       if (f.saveInputs) checkOutputDir(f.saveInputs, '--save-inputs', [f.data]);
       // One read: the graph that is bounded and the model that is sampled are the same bytes.

@@ -1,4 +1,6 @@
-// Runtime throughput: inference only vs with per-frame certified boxes, and box size vs budget.
+// Runtime throughput: inference only vs with per-frame certified boxes, and box size vs budget, on
+// independent held-out crops and on a video (a slowly panning, zooming camera over the same scenes),
+// where each frame's search may start from the sub-boxes the previous frames failed on.
 // Usage: npm run bench:runtime [-- --model M.onnx --data TEST_SET_DIR --frames 200]
 // Default: exports the demo's pruned model (luxcert-demo/pruned.onnx) to a temporary bundle and runs it on the demo's test crops.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -8,10 +10,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { boxFromFlags } from '../src/model/perturbation.ts';
 import { loadDataset, makeBatch } from '../src/data/dataset.ts';
+import { sampleWindow, windowFromBbox } from '../src/data/crop.ts';
 import { exportBundle, loadBundle } from '../src/export/bundle.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
-import { searchCertifiedBox } from '../src/runtime/certified-box.ts';
+import { searchCertifiedBox, type FailedBox } from '../src/runtime/certified-box.ts';
 import { BoundComputer } from '../src/bounds/bounds.ts';
 import { decodeKeypoints } from '../src/model/heads.ts';
 import { decodeOnnx, rawToGraph, readOnnxFile } from '../src/onnx/read.ts';
@@ -91,3 +94,52 @@ for (const [budget, boxes, grid] of [[5, 8, 1], [10, 8, 1], [20, 8, 1], [30, 8, 
   console.log(`${String(budget).padStart(9)}  ${String(boxes).padStart(10)}  ${String(grid).padStart(5)}  ${fps.toFixed(1).padStart(8)}  ${quantile(lat, 0.5).toFixed(1).padStart(6)}  ${quantile(lat, 0.99).toFixed(1).padStart(6)}  ${(100 * extent / n).toFixed(1).padStart(10)}%  ${(extent / n / maximalMean).toFixed(3).padStart(9)}  ±${(aw / n / 2).toFixed(4)} × ±${(bw / n / 2).toFixed(4)}`);
   await bc.release();
 }
+
+// A video: 30 frames per scene, the camera panning ±5 % of the window and zooming ±3 % over them
+// (≈ 0.2 px per frame at the model's input), cut to the next scene every 30 frames.
+const SCENE = 30;
+const scenes = Math.max(1, Math.floor(n / SCENE));
+const video: Float32Array[] = [];
+for (let s = 0; s < scenes; s++) {
+  const o = set.objects[s]!;
+  for (let t = 0; t < SCENE; t++) {
+    const win = windowFromBbox(o.bbox, meta.cropPadding);
+    const phase = (2 * Math.PI * t) / SCENE;
+    win.cx += 0.05 * win.side * Math.sin(phase);
+    win.cy += 0.03 * win.side * Math.sin(2 * phase);
+    win.side *= 1 + 0.03 * Math.sin(phase);
+    const x = new Float32Array(plane);
+    sampleWindow(set.images[s]!, win, meta.inputSize, 1 / 255, x);
+    video.push(x);
+  }
+}
+const bcVideo = await BoundComputer.open(certifier, 'onnxruntime');
+const videoMaximal: number[] = [];
+for (const x of video) {
+  const r = await searchCertifiedBox(bcVideo, x, dims, { meta, reference: await infer(x), tolerance: 2 }, bundle.manifest.maxBox, 1000);
+  videoMaximal.push(r.extent.reduce((a, c) => a + c, 0) / 4);
+}
+const videoMaximalMean = videoMaximal.reduce((a, b) => a + b, 0) / video.length;
+console.log(`\nvideo: ${video.length} frames (${scenes} scenes × ${SCENE}, panning and zooming), offline-maximal mean extent ${(100 * videoMaximalMean).toFixed(1)}%`);
+console.log('budget ms  from previous  frames/s  p50 ms  p99 ms  mean extent  × maximal  sub-boxes/frame');
+for (const budget of [5, 10, 20, 30]) {
+  for (const reuse of [false, true]) {
+    const lat: number[] = [];
+    let extent = 0;
+    let boxes = 0;
+    let failures: FailedBox[] = [];
+    const t0 = performance.now();
+    for (const x of video) {
+      const t = performance.now();
+      const kp = await infer(x);
+      const r = await searchCertifiedBox(bcVideo, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, 1, reuse ? failures : []);
+      failures = r.failures;
+      lat.push(performance.now() - t);
+      extent += r.extent.reduce((a, c) => a + c, 0) / 4;
+      boxes += r.boxesBounded;
+    }
+    const fps = video.length / ((performance.now() - t0) / 1000);
+    console.log(`${String(budget).padStart(9)}  ${(reuse ? 'yes' : 'no').padStart(12)}  ${fps.toFixed(1).padStart(8)}  ${quantile(lat, 0.5).toFixed(1).padStart(6)}  ${quantile(lat, 0.99).toFixed(1).padStart(6)}  ${(100 * extent / video.length).toFixed(1).padStart(10)}%  ${(extent / video.length / videoMaximalMean).toFixed(3).padStart(9)}  ${(boxes / video.length).toFixed(1).padStart(15)}`);
+  }
+}
+await bcVideo.release();

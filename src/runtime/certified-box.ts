@@ -14,7 +14,24 @@ export interface BoxSearchResult {
   ms: number;
   /** Whether the whole maximum box is certified. */
   complete: boolean;
+  /** Sub-boxes unproven in this frame or recently: where the stream's next frame starts its search (`searchCertifiedBox`). */
+  failures: FailedBox[];
 }
+
+/** A sub-box some keypoint was not proven on, and how many frames ago. */
+export interface FailedBox {
+  box: Box;
+  age: number;
+}
+
+/**
+ * For how many frames after it a failed sub-box is skipped. After that the box, or one holding it,
+ * is tried again, so a stream whose frames grow easier goes back to coarser sub-boxes.
+ */
+export const FAILURE_MEMORY = 3;
+
+/** At most this many failures, the newest, are carried to the next frame: what a frame spends on them stays small. */
+const MAX_FAILURES = 256;
 
 /** Sub-boxes narrower than this share of the maximum box on both axes are not split further. */
 export const MIN_SUB_BOX = 1 / 64;
@@ -112,8 +129,12 @@ function bestBoxAvoiding(bad: readonly Box[], max: Box): Box {
  * becomes the best box that avoids every given-up sub-box (`bestBoxAvoiding`); proven sub-boxes
  * stay proven, so no work is redone. When the budget runs out, the published box is the best one
  * avoiding everything still unproven: always covered by proven sub-boxes, the identity point at worst.
+ * `previous` (the failures the stream's previous frame ended with) tells where to start:
+ * consecutive frames of a stream fail on much the same sub-boxes, so a splittable sub-box that holds
+ * one that failed in the last FAILURE_MEMORY frames is split without being bounded. That only
+ * decides where the search splits, never what counts as proven.
  */
-export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1): Promise<BoxSearchResult> {
+export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1, previous: readonly FailedBox[] = []): Promise<BoxSearchResult> {
   const t0 = performance.now();
   checkProperty(prop);
   if (!image.every(Number.isFinite)) throw new LuxcertError('the frame contains NaN or Inf: nothing can be certified about it');
@@ -122,9 +143,15 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
   const weight = alphaWeight(image);
   const minA = (max.alphaHi - max.alphaLo) * MIN_SUB_BOX;
   const minB = (max.betaHi - max.betaLo) * MIN_SUB_BOX;
+  const splittable = (b: Box) => b.alphaHi - b.alphaLo > minA || b.betaHi - b.betaLo > minB;
+  const remembered = previous.length <= MAX_FAILURES ? previous.filter((f) => f.age < FAILURE_MEMORY) : [];
+  const holdsFailure = (b: Box) => remembered.some(({ box: f }) => f.alphaLo >= b.alphaLo && f.alphaHi <= b.alphaHi && f.betaLo >= b.betaLo && f.betaHi <= b.betaHi);
+  /** `b`, or its halves (recursively) where it holds a recent failure: a box around a failed one fails too, nearly always. */
+  const expand = (b: Box): Box[] => (splittable(b) && holdsFailure(b) ? splitBox(b, weight).flatMap(expand) : [b]);
   // The maximum box is always covered by proven sub-boxes (dropped), `unproven` and `hopeless`.
-  let unproven: Box[] = gridBoxes(max, grid);
+  let unproven: Box[] = gridBoxes(max, grid).flatMap(expand);
   const hopeless: Box[] = [];
+  const failed: Box[] = [];
   let candidate: Box = max;
   let rounds = 0;
   let boxesBounded = 0;
@@ -155,10 +182,11 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
       let proven = true;
       for (let j = 0; j < k && proven; j++) proven = isProven(proofMargin(prop, bs[i]!, j));
       if (proven) return;
+      failed.push(sub);
       if (sub.alphaHi - sub.alphaLo <= minA && sub.betaHi - sub.betaLo <= minB) {
         hopeless.push(sub);
         lost = true;
-      } else unproven.push(...splitBox(sub, weight));
+      } else unproven.push(...splitBox(sub, weight).flatMap(expand));
     });
     if (lost) candidate = bestBoxAvoiding(hopeless, max);
     if (candidate === IDENTITY) break;
@@ -166,5 +194,6 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
   // Whatever is still unproven is cut off as cheaply as possible.
   const box = bestBoxAvoiding([...hopeless, ...unproven], max);
   const extent = extentOf(box, max);
-  return { box, extent, rounds, boxesBounded, ms: performance.now() - t0, complete: extent.every((e) => e >= 1) };
+  const failures = [...failed.map((b) => ({ box: b, age: 0 })), ...remembered.map((f) => ({ box: f.box, age: f.age + 1 }))].slice(0, MAX_FAILURES);
+  return { box, extent, rounds, boxesBounded, ms: performance.now() - t0, complete: extent.every((e) => e >= 1), failures };
 }

@@ -4,7 +4,7 @@ import type { BoundComputer, BoxBounds } from '../../src/bounds/bounds.ts';
 import { Rng } from '../../src/core/random.ts';
 import type { ModelMeta } from '../../src/model/metadata.ts';
 import type { Box } from '../../src/model/perturbation.ts';
-import { searchCertifiedBox } from '../../src/runtime/certified-box.ts';
+import { FAILURE_MEMORY, searchCertifiedBox, type BoxSearchResult, type FailedBox } from '../../src/runtime/certified-box.ts';
 
 const meta: ModelMeta = { head: 'regression', keypoints: ['a'], skeleton: [], inputSize: [8, 8], channels: 3, pixelScale: 1 / 255, cropPadding: 1 };
 const MAX: Box = { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 };
@@ -32,29 +32,37 @@ function regionCertifier(region: Box[], msPerCall: number): BoundComputer {
 
 const prop = { meta, reference: Float32Array.of(10, 10), tolerance: 2 };
 const image = new Float32Array(3 * 8 * 8).fill(0.5);
+const isIdentity = (b: Box) => b.alphaLo === 1 && b.alphaHi === 1 && b.betaLo === 0 && b.betaHi === 0;
+
+/** Asserts that the published box is a box around the identity inside MAX whose corners and 4,000 sampled points lie in `region`. */
+function assertCovered(r: BoxSearchResult, region: Box[], what: string, seed: number): void {
+  const identity = isIdentity(r.box);
+  assert.ok(identity || (r.box.alphaHi > r.box.alphaLo && r.box.betaHi > r.box.betaLo), `${what}: a box with width, or the identity point`);
+  assert.ok(r.box.alphaLo <= 1 && r.box.alphaHi >= 1 && r.box.betaLo <= 0 && r.box.betaHi >= 0, `${what}: contains the identity`);
+  assert.ok(inside(r.box, MAX), `${what}: inside the maximum box`);
+  const rng = new Rng(seed);
+  for (let s = 0; s < 4000 && !identity; s++) {
+    const a = s < 4 ? (s & 1 ? r.box.alphaHi : r.box.alphaLo) : rng.uniform(r.box.alphaLo, r.box.alphaHi);
+    const b = s < 4 ? (s & 2 ? r.box.betaHi : r.box.betaLo) : rng.uniform(r.box.betaLo, r.box.betaHi);
+    assert.ok(region.some((q) => a >= q.alphaLo && a <= q.alphaHi && b >= q.betaLo && b <= q.betaHi), `${what}: (${a}, ${b}) of the published box is outside the provable region`);
+  }
+}
+
+const NOTCH: Box[] = [{ alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.04 }, { alphaLo: 0.9, alphaHi: 1.06, betaLo: -0.1, betaHi: 0.1 }];
 
 describe('the anytime certified-box search', () => {
   const shapes: [string, Box[]][] = [
     ['the whole maximum box', [MAX]],
     ['an off-centre box', [{ alphaLo: 0.95, alphaHi: 1.1, betaLo: -0.03, betaHi: 0.1 }]],
     ['an L-shape', [{ alphaLo: 0.9, alphaHi: 1.02, betaLo: -0.1, betaHi: 0.1 }, { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.01 }]],
-    ['a notch in one corner', [{ alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.04 }, { alphaLo: 0.9, alphaHi: 1.06, betaLo: -0.1, betaHi: 0.1 }]],
+    ['a notch in one corner', NOTCH],
     ['nothing beyond a sliver', [{ alphaLo: 0.999, alphaHi: 1.001, betaLo: -0.1, betaHi: 0.1 }]],
   ];
   for (const [name, region] of shapes) {
     it(`publishes only boxes covered by proven sub-boxes: ${name}, with a generous and a starved budget`, async () => {
       for (const budget of [200, 3]) {
         const r = await searchCertifiedBox(regionCertifier(region, 0.5), image, [3, 8, 8], prop, MAX, budget);
-        const identity = r.box.alphaLo === 1 && r.box.alphaHi === 1 && r.box.betaLo === 0 && r.box.betaHi === 0;
-        assert.ok(identity || (r.box.alphaHi > r.box.alphaLo && r.box.betaHi > r.box.betaLo), 'a box with width, or the identity point');
-        assert.ok(r.box.alphaLo <= 1 && r.box.alphaHi >= 1 && r.box.betaLo <= 0 && r.box.betaHi >= 0, 'contains the identity');
-        assert.ok(inside(r.box, MAX), 'inside the maximum box');
-        const rng = new Rng(region.length + budget);
-        for (let s = 0; s < 4000 && !identity; s++) {
-          const a = s < 4 ? (s & 1 ? r.box.alphaHi : r.box.alphaLo) : rng.uniform(r.box.alphaLo, r.box.alphaHi);
-          const b = s < 4 ? (s & 2 ? r.box.betaHi : r.box.betaLo) : rng.uniform(r.box.betaLo, r.box.betaHi);
-          assert.ok(region.some((q) => a >= q.alphaLo && a <= q.alphaHi && b >= q.betaLo && b <= q.betaHi), `${name}, budget ${budget}: (${a}, ${b}) of the published box is outside the provable region`);
-        }
+        assertCovered(r, region, `${name}, budget ${budget}`, region.length + budget);
         if (budget === 200 && name === 'the whole maximum box') assert.equal(r.complete, true);
         if (budget === 200 && name === 'an off-centre box') assert.ok(r.extent[1] === 1 && r.extent[3] === 1 && r.extent[0] >= 0.45 && r.extent[2] >= 0.25, `extent ${r.extent}`);
       }
@@ -70,5 +78,55 @@ describe('the anytime certified-box search', () => {
     }
     assert.ok(extents[2]! >= Math.max(extents[0]!, extents[1]!), `extents ${extents}`);
     assert.ok(extents[2]! >= 0.85, `with time, the search reaches the provable region: ${extents[2]}`);
+  });
+
+  it("starts from the previous frame's failures: the next frame proves the same box with far fewer sub-boxes", async () => {
+    const cert = regionCertifier(NOTCH, 0);
+    const first = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 200);
+    assert.ok(first.failures.length > 0 && first.failures.every((f) => f.age === 0), 'this frame\'s failures, age 0');
+    const second = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 200, 1, first.failures);
+    assert.deepEqual(second.box, first.box);
+    assert.ok(second.boxesBounded < 0.6 * first.boxesBounded, `sub-boxes: ${second.boxesBounded} from the failures vs ${first.boxesBounded} from the whole box`);
+    assertCovered(second, NOTCH, 'from the failures', 5);
+    assert.ok(second.failures.some((f) => f.age === 1), 'the previous frame\'s failures are remembered, one frame older');
+  });
+
+  it('never publishes more than this frame proves, whatever failures it starts from (another scene\'s, overlapping, outside, NaN, oversized)', async () => {
+    const rng = new Rng(17);
+    const randomBox = (): Box => {
+      const [a, b] = [rng.uniform(0.8, 1.2), rng.uniform(0.8, 1.2)].sort((x, y) => x - y) as [number, number];
+      const [c, d] = [rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2)].sort((x, y) => x - y) as [number, number];
+      return { alphaLo: a, alphaHi: b, betaLo: c, betaHi: d };
+    };
+    const hard = await searchCertifiedBox(regionCertifier(NOTCH, 0), image, [3, 8, 8], prop, MAX, 200);
+    const sliver = [{ alphaLo: 0.999, alphaHi: 1.001, betaLo: -0.1, betaHi: 0.1 }];
+    const starts: [string, FailedBox[]][] = [
+      ['another scene\'s', hard.failures],
+      ['random overlapping boxes', Array.from({ length: 40 }, () => ({ box: randomBox(), age: 0 }))],
+      ['points, NaN and infinite edges', [{ box: { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 }, age: 0 }, { box: { alphaLo: NaN, alphaHi: 1, betaLo: 0, betaHi: NaN }, age: 0 }, { box: { alphaLo: -Infinity, alphaHi: Infinity, betaLo: -Infinity, betaHi: Infinity }, age: -5 }]],
+      ['oversized', Array.from({ length: 5000 }, () => ({ box: randomBox(), age: 0 }))],
+    ];
+    for (const [name, failures] of starts) {
+      for (const [region, label] of [[sliver, 'sliver'], [[MAX], 'whole box'], [NOTCH, 'notch']] as const) {
+        for (const budget of [200, 3]) {
+          const r = await searchCertifiedBox(regionCertifier([...region], 0.2), image, [3, 8, 8], prop, MAX, budget, 1, failures);
+          assertCovered(r, [...region], `${name} failures, ${label}, budget ${budget}`, budget);
+          if (budget === 200 && label === 'whole box') assert.equal(r.complete, true, `${name} failures: the whole box is still proven`);
+        }
+      }
+    }
+  });
+
+  it(`forgets a failure after ${FAILURE_MEMORY} frames: when frames grow easy, the search goes back to coarse sub-boxes`, async () => {
+    const fresh = (await searchCertifiedBox(regionCertifier([MAX], 0), image, [3, 8, 8], prop, MAX, 200)).boxesBounded;
+    let failures = (await searchCertifiedBox(regionCertifier(NOTCH, 0), image, [3, 8, 8], prop, MAX, 200)).failures;
+    const bounded: number[] = [];
+    for (let f = 0; f <= FAILURE_MEMORY; f++) {
+      const r = await searchCertifiedBox(regionCertifier([MAX], 0), image, [3, 8, 8], prop, MAX, 200, 1, failures);
+      assert.equal(r.complete, true);
+      bounded.push(r.boxesBounded);
+      failures = r.failures;
+    }
+    assert.ok(bounded[0]! > fresh && bounded.at(-1) === fresh, `sub-boxes per frame ${bounded}, ${fresh} from the whole box`);
   });
 });

@@ -9,6 +9,7 @@ import { Rng } from '../../src/core/random.ts';
 import { readImage } from '../../src/data/image.ts';
 import { synthesize } from '../../src/data/synth.ts';
 import { loadBundle } from '../../src/export/bundle.ts';
+import { frameWindow } from '../../src/runtime/frames.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { loadOpenCv, OPENCV_PACKAGE } from '../../src/runtime/video.ts';
 import type { FrameRecord } from '../../src/runtime/stream.ts';
@@ -76,6 +77,33 @@ describe('export and run', () => {
     }
     assert.ok(checked > 5000);
     assert.ok(nonTrivial > 0, 'some frame gets more than the identity point');
+    await runtime.release();
+    await runner.release();
+  });
+
+  it('on a panning camera, where each search starts from the previous frames\' failures, every published box survives sampled perturbations in onnxruntime', async () => {
+    const b = loadBundle(bundle);
+    const runtime = await Runtime.open(b, { providers: ['cpu'], budgetMs: 15 });
+    const runner = await ModelRunner.open(b.model, b.manifest.meta);
+    const img = await readImage(join(frames, readdirSync(frames).sort()[0]!));
+    let checked = 0;
+    for (let t = 0; t < 16; t++) {
+      const win = frameWindow(img);
+      win.cx += 0.4 * t;
+      win.side *= 1 - 0.004 * t;
+      const r = await runtime.processFrame(img, win);
+      const x = runtime.input(img, win);
+      const pts = samplePoints(r.box, 5, 30, new Rng(t));
+      const kp = await runner.keypointsAt(x, pts);
+      const k = r.keypoints.length;
+      for (let p = 0; p < pts.length; p++) {
+        for (let j = 0; j < k; j++) {
+          checked++;
+          assert.ok(Math.abs(kp[(p * k + j) * 2]! - r.keypoints[j]!.x) <= r.tolerance && Math.abs(kp[(p * k + j) * 2 + 1]! - r.keypoints[j]!.y) <= r.tolerance, `frame ${t} keypoint ${j} at (α, β) = ${pts[p]}`);
+        }
+      }
+    }
+    assert.ok(checked > 3000, `${checked} checks`);
     await runtime.release();
     await runner.release();
   });

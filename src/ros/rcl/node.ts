@@ -127,9 +127,9 @@ export async function runNode(argv: string[]): Promise<void> {
       for await (const f of q) {
         const header = headers.get(f)!;
         const regions: CertifiedRegion[] = [];
-        for (const { win, source } of selector.regions(f.image!, nanos(header.stamp))) {
+        for (const [i, { win, source }] of selector.regions(f.image!, nanos(header.stamp)).entries()) {
           try {
-            regions.push({ result: await rt.processFrame(f.image!, win), win, source });
+            regions.push({ result: await rt.processFrame(f.image!, win, `region ${i}`), win, source });
           } catch (e) {
             if (!(e instanceof LuxcertError)) throw e;
             log.warn({ source, error: e.message }, 'region skipped');

@@ -142,6 +142,8 @@ function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => st
   const pads = [(kh - 1) * dh - pt, (kw - 1) * dw - pl, (kh - 1) * dh - pb + a.extra[0] - (sh - 1), (kw - 1) * dw - pr + a.extra[1] - (sw - 1)];
   const toSpatial = (lam: string) => em.op('Reshape', [lam], { shape: [-1, a.cOut, a.hOut, a.wOut] });
   const toRows = (t: string) => em.op('Reshape', [t], { shape: [-1, ctx.m, a.cIn * a.hIn * a.wIn] });
+  const phases = polyphase(ctx, n, a);
+  if (phases) return (lam) => toRows(phases(toSpatial(lam)));
   if (pads.some((p) => p < 0)) {
     const weight = em.constant('tail', w);
     const attrs = { kernel_shape: a.win.kernel, strides: a.win.strides, dilations: a.win.dilations, pads: a.win.pads, group: a.group, output_padding: a.extra };
@@ -176,6 +178,59 @@ function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => st
     return em.op('Reshape', [grid], { shape: [-1, a.cOut, a.hOut * sh, a.wOut * sw] });
   };
   return (lam) => toRows(em.op('Conv', [spread(toSpatial(lam)), weight], attrs));
+}
+
+/**
+ * A strided Conv's adjoint by phases: input row p = s·P + r receives, from output row i, the taps
+ * ky with s·i + ky·d − pad = p, i.e. i = P + (r + pad − ky·d) / s. So each of the s_h × s_w phases
+ * is a stride-1 Conv over Λ itself with its own few taps, and the phases interleave into the input's
+ * grid — a quarter of the multiply-adds of a Conv over Λ spread with zeros at stride 2, and no zeros
+ * to write. Undefined where it does not apply: stride 1, a phase with no taps, or an input side
+ * that is not a multiple of the stride (the interleaved grid would need cropping).
+ */
+function polyphase(ctx: TailContext, n: Node, a: Adjoint): ((lam: string) => string) | undefined {
+  const { em } = ctx;
+  const [sh, sw] = a.win.strides;
+  if ((sh === 1 && sw === 1) || a.hIn % sh !== 0 || a.wIn % sw !== 0) return undefined;
+  const w = ctx.model.initializers.get(n.inputs[1]!)!;
+  const [kh, kw] = a.win.kernel;
+  /** Per phase r of one axis: the kernel taps k and their Λ offsets, then the stride-1 Conv's kernel length and pads. */
+  const axis = (s: number, k: number, d: number, pad: number, out: number, phaseCount: number) =>
+    Array.from({ length: s }, (_, r) => {
+      const taps = Array.from({ length: k }, (_, t) => t).filter((t) => (((r + pad - t * d) % s) + s) % s === 0).map((t) => ({ k: t, offset: (r + pad - t * d) / s }));
+      if (taps.length === 0) return undefined;
+      const lo = Math.min(0, ...taps.map((t) => t.offset));
+      const hi = Math.max(...taps.map((t) => t.offset));
+      const end = phaseCount + hi - out;
+      return end < 0 ? undefined : { taps, lo, len: hi - lo + 1, pads: [-lo, end] as [number, number] };
+    });
+  const rows = axis(sh, kh, a.win.dilations[0], a.win.pads[0], a.hOut, a.hIn / sh);
+  const cols = axis(sw, kw, a.win.dilations[1], a.win.pads[1], a.wOut, a.wIn / sw);
+  if (rows.some((r) => !r) || cols.some((c) => !c)) return undefined;
+  const cOutG = a.cOut / a.group;
+  const cInG = a.cIn / a.group;
+  const kernels = rows.map((ry) => cols.map((rx) => {
+    const data = new Float32Array(a.cIn * cOutG * ry!.len * rx!.len);
+    for (let g = 0; g < a.group; g++) {
+      for (let co = 0; co < cOutG; co++) {
+        for (let ci = 0; ci < cInG; ci++) {
+          for (const ty of ry!.taps) {
+            for (const tx of rx!.taps) {
+              data[(((g * cInG + ci) * cOutG + co) * ry!.len + ty.offset - ry!.lo) * rx!.len + tx.offset - rx!.lo] = w.data[(((g * cOutG + co) * cInG + ci) * kh + ty.k) * kw + tx.k]!;
+            }
+          }
+        }
+      }
+    }
+    return { weight: em.constant('tail', { dims: [a.cIn, cOutG, ry!.len, rx!.len], data }), attrs: { kernel_shape: [ry!.len, rx!.len], pads: [ry!.pads[0], rx!.pads[0], ry!.pads[1], rx!.pads[1]], group: a.group } };
+  }));
+  const [hp, wp] = [a.hIn / sh, a.wIn / sw];
+  return (lam) => {
+    const six = (t: string) => em.op('Reshape', [t], { shape: [-1, a.cIn, hp, 1, wp, 1] });
+    const cat = (parts: string[], ax: number) => (parts.length === 1 ? parts[0]! : em.op('Concat', parts, { axis: ax }));
+    const grid = cat(kernels.map((row) => cat(row.map((k) => six(em.op('Conv', [lam, k.weight], k.attrs))), 5)), 3);
+    return em.op('Reshape', [grid], { shape: [-1, a.cIn, a.hIn, a.wIn] });
+  };
 }
 
 /** Conv y = W ⋆ x (+ b): Λ on y becomes Λ on x through the adjoint; the bias moves into the offsets. */

@@ -65,10 +65,11 @@ describe('backward bounds through convolutions', () => {
     }
   }
 
-  it('crosses as many convolutions as asked (two adjoints each: lower and upper), all of them for Infinity', () => {
+  it('crosses as many convolutions as asked, all of them for Infinity', () => {
     const model = randomChainGraph(1, 12);
     const adjoints = (backward: number | false) => buildBoundGraph(model, { boxes: 2, mode: 'linear', backward }).nodes.filter((n) => (n.op === 'Conv' || n.op === 'ConvTranspose') && n.inputs[1]!.startsWith('tail')).length;
-    assert.deepEqual(([false, 0, 1, 2, 3, Infinity] as const).map(adjoints), [0, 0, 2, 4, 6, 6]);
+    const [none, dense, one, two, three, all] = ([false, 0, 1, 2, 3, Infinity] as const).map(adjoints);
+    assert.ok(none === 0 && dense === 0 && 0 < one! && one! < two! && two! < three! && three === all, `adjoint Convs: ${[none, dense, one, two, three, all]}`);
   });
 
   it('is tighter than the dense tail on the conv chains (mean width over outputs and boxes)', async () => {
@@ -99,6 +100,8 @@ describe('backward bounds through convolutions', () => {
     x = b.op('Gemm', [x, b.weight('g', randomTensor(rng, [64, 4], 0.3))]);
     return [
       { name: 'conv chain (SAME stride 2 with groups, dilation, an unread row, BatchNorm)', model: rawToGraph(decodeOnnx(encodeOnnx(randomChainGraph(5, 13, false)), 'a.onnx'), { simplify: false }), size: 13, adjoint: 'Conv' },
+      // Sides divisible by the strides: the strided adjoints go by phases (one Conv per phase).
+      { name: 'conv chain on a 12 × 12 image (strided adjoints by phases)', model: rawToGraph(decodeOnnx(encodeOnnx(randomChainGraph(6, 12, false)), 'b.onnx'), { simplify: false }), size: 12, adjoint: 'Conv' },
       { name: '1×1 stride-2 conv on an odd input', model: b.build([b.op('Reshape', [x], { shape: [0, 2, 2] })]), size: 7, adjoint: 'ConvTranspose' },
     ];
   }
@@ -111,6 +114,11 @@ describe('backward bounds through convolutions', () => {
       const bc = await BoundComputer.create(c.model, { boxes: 1, mode: 'linear', engine: 'onnxruntime', backward: Infinity });
       const adjoints = bc.graph.nodes.filter((n) => (n.op === 'Conv' || n.op === 'ConvTranspose') && n.inputs[1]!.startsWith('tail'));
       assert.ok(adjoints.length > 0 && adjoints.every((n) => n.op === c.adjoint), `adjoints computed by ${c.adjoint}`);
+      if (c.adjoint === 'Conv') {
+        // A 1 × 1 kernel in a tail Conv comes only from a phase of a strided adjoint (the chains have no 1 × 1 Conv).
+        const phased = adjoints.some((n) => String(n.attrs.kernel_shape) === '1,1');
+        assert.equal(phased, c.size % 2 === 0, c.size % 2 === 0 ? 'strided adjoints by phases' : 'no phases where the side is odd');
+      }
       const [b] = await bc.bounds(image, [3, c.size, c.size], [box]);
       await bc.release();
       const { pts, y } = await sampled(c.model, image, [3, c.size, c.size], box, rng);

@@ -30,6 +30,28 @@ export interface FailedBox {
  */
 export const FAILURE_MEMORY = 3;
 
+/**
+ * What a stream carries from frame to frame: the last frame's keypoints and the failures its search
+ * ended with. A frame starts from them only when no keypoint moved more than τ since: frames that
+ * far apart show another scene (a cut, or a folder of unrelated images), whose failures lie
+ * elsewhere and would only make the search split where it need not.
+ */
+export class SearchMemory {
+  private last: { keypoints: Float32Array; failures: FailedBox[] } | undefined;
+
+  /** The failures this frame's search starts from (`searchCertifiedBox`'s `previous`). */
+  start(keypoints: Float32Array, tolerance: number): FailedBox[] {
+    const last = this.last;
+    if (!last || last.keypoints.length !== keypoints.length) return [];
+    return keypoints.every((v, i) => Math.abs(v - last.keypoints[i]!) <= tolerance) ? last.failures : [];
+  }
+
+  /** Records a frame's keypoints and the failures its search ended with. */
+  record(keypoints: Float32Array, failures: FailedBox[]): void {
+    this.last = { keypoints: Float32Array.from(keypoints), failures };
+  }
+}
+
 /** At most this many failures, the newest, are carried to the next frame: what a frame spends on them stays small. */
 const MAX_FAILURES = 256;
 

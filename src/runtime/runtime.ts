@@ -7,7 +7,7 @@ import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';
 import { decodeKeypoints } from '../model/heads.ts';
 import { runSession } from '../onnx/ort.ts';
-import { searchCertifiedBox, type FailedBox } from './certified-box.ts';
+import { SearchMemory, searchCertifiedBox } from './certified-box.ts';
 import { preprocessFrame } from './frames.ts';
 import { openModelSession, type GpuOptions, type ProviderName } from './providers.ts';
 
@@ -35,8 +35,8 @@ export interface FrameResult {
 
 /** A bundle ready to run: inference plus the per-frame certified-box search, both in onnxruntime. */
 export class Runtime {
-  /** The recent failures of each track (a stream, or one region of it), where its next frame's search starts. */
-  private readonly failures = new Map<string, FailedBox[]>();
+  /** What each track (a stream, or one region of it) carries to its next frame's search. */
+  private readonly memories = new Map<string, SearchMemory>();
 
   private constructor(readonly bundle: Bundle, readonly provider: ProviderName, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private budgetMs: number) {}
 
@@ -51,7 +51,7 @@ export class Runtime {
    * Keypoints and the certified box for one frame, seen through `win` (default: its centred
    * square); a LuxcertError when the frame has neither. Keypoints are in model-input pixels.
    * Frames of one `track` (a stream, or one region of it) start their search from the sub-boxes
-   * the track's recent frames failed on.
+   * the track's recent frames failed on, while its keypoints stay within τ (`SearchMemory`).
    */
   async processFrame(img: RgbImage, win?: Window, track = 'stream'): Promise<FrameResult> {
     const { meta, tolerance, maxBox } = this.bundle.manifest;
@@ -61,8 +61,10 @@ export class Runtime {
     const dims = [3, ...meta.inputSize];
     const kp = await this.keypoints(x);
     const t2 = performance.now();
-    const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid, this.failures.get(track));
-    this.failures.set(track, search.failures);
+    let memory = this.memories.get(track);
+    if (!memory) this.memories.set(track, (memory = new SearchMemory()));
+    const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid, memory.start(kp, tolerance));
+    memory.record(kp, search.failures);
     const t3 = performance.now();
     return {
       keypoints: meta.keypoints.map((name, j) => ({ name, x: kp[2 * j]!, y: kp[2 * j + 1]!, verdict: 'certified' })),

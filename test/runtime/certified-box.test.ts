@@ -4,7 +4,7 @@ import type { BoundComputer, BoxBounds } from '../../src/bounds/bounds.ts';
 import { Rng } from '../../src/core/random.ts';
 import type { ModelMeta } from '../../src/model/metadata.ts';
 import type { Box } from '../../src/model/perturbation.ts';
-import { FAILURE_MEMORY, searchCertifiedBox, type BoxSearchResult, type FailedBox } from '../../src/runtime/certified-box.ts';
+import { FAILURE_MEMORY, SearchMemory, searchCertifiedBox, type BoxSearchResult, type FailedBox } from '../../src/runtime/certified-box.ts';
 
 const meta: ModelMeta = { head: 'regression', keypoints: ['a'], skeleton: [], inputSize: [8, 8], channels: 3, pixelScale: 1 / 255, cropPadding: 1 };
 const MAX: Box = { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 };
@@ -128,5 +128,16 @@ describe('the anytime certified-box search', () => {
       failures = r.failures;
     }
     assert.ok(bounded[0]! > fresh && bounded.at(-1) === fresh, `sub-boxes per frame ${bounded}, ${fresh} from the whole box`);
+  });
+
+  it("a stream's memory hands on the last frame's failures only while every keypoint stays within τ of the last frame's", () => {
+    const memory = new SearchMemory();
+    const failures: FailedBox[] = [{ box: MAX, age: 0 }];
+    assert.deepEqual(memory.start(Float32Array.of(10, 10, 20, 20), 2), [], 'nothing before the first frame');
+    memory.record(Float32Array.of(10, 10, 20, 20), failures);
+    assert.equal(memory.start(Float32Array.of(11.5, 9, 20, 22), 2), failures, 'the same scene: every keypoint within τ');
+    assert.deepEqual(memory.start(Float32Array.of(10, 10, 20, 22.5), 2), [], 'one keypoint moved more than τ: another scene');
+    assert.deepEqual(memory.start(Float32Array.of(10, 10), 2), [], 'another keypoint count');
+    assert.deepEqual(memory.start(Float32Array.of(NaN, 10, 20, 20), 2), [], 'a NaN keypoint');
   });
 });

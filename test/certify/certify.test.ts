@@ -50,8 +50,8 @@ describe('luxcert certify on trained detectors', () => {
   });
 
   for (const [name, path, reference, tolerances, backward] of [
-    ['regression', () => model, 'prediction', '1,3', 'dense'], ['regression', () => model, 'truth', '4,8', 'dense'], ['heatmap', () => heatmap, 'prediction', '1,3', 'dense'],
-    ['regression', () => model, 'prediction', '1,3', 'deep'], ['heatmap', () => heatmap, 'prediction', '1,3', 'deep'],
+    ['regression', () => model, 'prediction', '1,3', 'dense'], ['regression', () => model, 'truth', '4,8', '1'], ['heatmap', () => heatmap, 'prediction', '1,3', 'dense'],
+    ['regression', () => model, 'prediction', '1,3', 'deep'], ['heatmap', () => heatmap, 'prediction', '1,3', 'deep'], ['heatmap', () => heatmap, 'truth', '4,8', '1'],
   ] as const) {
     it(`${name} head, reference ${reference}, backward ${backward}: every certified claim survives sampled perturbations in onnxruntime`, () => {
       const out = join(root, `inputs-${name}-${reference}-${backward}`);
@@ -130,6 +130,9 @@ describe('luxcert certify on trained detectors', () => {
       [['--head', 'heatmap', '--grid', '16'], /needs \[N,4,16,16\].*keypoint count does not match the model head/],
       [['--keypoints', 'a,b'], /keypoint count does not match the model head/],
       [['--mode', 'exact'], /--mode must be linear or ibp/],
+      [['--backward', 'sideways'], /--backward must be none, dense, deep or a number of convolutions \(0–1000\), got 'sideways'/],
+      [['--backward', '-1'], /--backward must be none, dense, deep or a number of convolutions/],
+      [['--relu-lower', 'steep'], /--relu-lower must be parallel or adaptive/],
       [['--model', sigmoidModel()], /unsupported operator Sigmoid \(node 'gate'\)/],
     ];
     for (const [args, message] of cases) {

@@ -7,6 +7,7 @@ import { GraphBuilder } from '../src/graph/builder.ts';
 import { evaluateGraph } from '../src/graph/evaluate.ts';
 import { foldBatchNorms } from '../src/graph/passes/fold-batchnorm.ts';
 import { graphStats } from '../src/graph/stats.ts';
+import { adjointPhases, type AdjointPhase } from '../src/graph/ops/spatial.ts';
 import { validateGraph } from '../src/graph/validate.ts';
 import { randomConvGraph, randomTensor } from './helpers/random-graphs.ts';
 
@@ -89,5 +90,47 @@ describe('graph checks and statistics', () => {
     const dx = d.input('x', [1]);
     d.op('Relu', [dx], {}, 'r');
     assert.throws(() => d.build([d.op('Relu', [dx], {}, 'r')]), /node name 'r' is used twice/);
+  });
+});
+
+describe("a strided Conv's adjoint by phases", () => {
+  it('pairs exactly the (input row, output row, tap) triples the Conv connects, for every stride, kernel, dilation and pad that apply', () => {
+    let applied = 0;
+    for (const s of [2, 3]) {
+      for (const k of [1, 2, 3, 5]) {
+        for (const d of [1, 2]) {
+          for (const pad of [0, 1, 2, 3]) {
+            for (const inSize of [6, 12, 15]) {
+              const outSize = Math.floor((inSize + 2 * pad - (k - 1) * d - 1) / s) + 1;
+              if (outSize < 1) continue;
+              const phases = adjointPhases(s, k, d, pad, inSize, outSize);
+              if (!phases) continue;
+              applied++;
+              // What the Conv connects: output row i reads input row s·i + t·d − pad through tap t.
+              const conv = new Set<string>();
+              for (let i = 0; i < outSize; i++) for (let t = 0; t < k; t++) if (s * i + t * d - pad >= 0 && s * i + t * d - pad < inSize) conv.add(`${s * i + t * d - pad},${i},${t}`);
+              // What the phases connect: input row s·P + r gets output row P + offset (inside the output) through each tap.
+              const adj = new Set<string>();
+              for (let p = 0; p < inSize; p++) {
+                const ph: AdjointPhase = phases[p % s]!;
+                assert.equal(ph.len, ph.taps.at(-1)!.offset - ph.lo + 1);
+                for (const tap of ph.taps) {
+                  const i = Math.floor(p / s) + tap.offset;
+                  assert.ok(tap.offset - ph.lo >= 0 && tap.offset - ph.lo < ph.len, 'tap inside the kernel');
+                  if (i >= 0 && i < outSize) adj.add(`${p},${i},${tap.k}`);
+                }
+                // The stride-1 correlation's window over the padded output gradient covers every offset.
+                const P = Math.floor(p / s);
+                assert.ok(P + ph.lo >= -ph.pads[0] && P + ph.taps.at(-1)!.offset <= outSize - 1 + ph.pads[1], 'the pads cover every tap');
+              }
+              assert.deepEqual([...adj].sort(), [...conv].sort(), `s ${s}, k ${k}, d ${d}, pad ${pad}, in ${inSize}`);
+            }
+          }
+        }
+      }
+    }
+    assert.ok(applied >= 40, `${applied} geometries by phases`);
+    assert.equal(adjointPhases(2, 3, 1, 1, 15, 8), undefined, 'an odd side would need cropping');
+    assert.equal(adjointPhases(2, 1, 1, 0, 12, 6), undefined, 'a phase without taps');
   });
 });

@@ -2,7 +2,7 @@ import { floatAttr, intAttr } from '../graph/attrs.ts';
 import { producers, type Graph, type Node } from '../graph/graph.ts';
 import { batchNormAffine } from '../graph/ops/batchnorm.ts';
 import { isOpName, type OpName } from '../graph/ops/registry.ts';
-import { window2d, type Window2d } from '../graph/ops/spatial.ts';
+import { adjointPhases, window2d, type Window2d } from '../graph/ops/spatial.ts';
 import type { Bound, BoundEmitter } from './emitter.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
 
@@ -181,48 +181,35 @@ function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => st
 }
 
 /**
- * A strided Conv's adjoint by phases: input row p = s·P + r receives, from output row i, the taps
- * ky with s·i + ky·d − pad = p, i.e. i = P + (r + pad − ky·d) / s. So each of the s_h × s_w phases
- * is a stride-1 Conv over Λ itself with its own few taps, and the phases interleave into the input's
- * grid — a quarter of the multiply-adds of a Conv over Λ spread with zeros at stride 2, and no zeros
- * to write. Undefined where it does not apply: stride 1, a phase with no taps, or an input side
- * that is not a multiple of the stride (the interleaved grid would need cropping).
+ * A strided Conv's adjoint by phases (`adjointPhases`): one small stride-1 Conv over Λ per phase,
+ * interleaved into the input's grid — a quarter of the multiply-adds of a Conv over Λ spread with
+ * zeros at stride 2, and no zeros to write. Undefined at stride 1 and where the phases do not apply.
  */
 function polyphase(ctx: TailContext, n: Node, a: Adjoint): ((lam: string) => string) | undefined {
   const { em } = ctx;
   const [sh, sw] = a.win.strides;
-  if ((sh === 1 && sw === 1) || a.hIn % sh !== 0 || a.wIn % sw !== 0) return undefined;
+  if (sh === 1 && sw === 1) return undefined;
   const w = ctx.model.initializers.get(n.inputs[1]!)!;
   const [kh, kw] = a.win.kernel;
-  /** Per phase r of one axis: the kernel taps k and their Λ offsets, then the stride-1 Conv's kernel length and pads. */
-  const axis = (s: number, k: number, d: number, pad: number, out: number, phaseCount: number) =>
-    Array.from({ length: s }, (_, r) => {
-      const taps = Array.from({ length: k }, (_, t) => t).filter((t) => (((r + pad - t * d) % s) + s) % s === 0).map((t) => ({ k: t, offset: (r + pad - t * d) / s }));
-      if (taps.length === 0) return undefined;
-      const lo = Math.min(0, ...taps.map((t) => t.offset));
-      const hi = Math.max(...taps.map((t) => t.offset));
-      const end = phaseCount + hi - out;
-      return end < 0 ? undefined : { taps, lo, len: hi - lo + 1, pads: [-lo, end] as [number, number] };
-    });
-  const rows = axis(sh, kh, a.win.dilations[0], a.win.pads[0], a.hOut, a.hIn / sh);
-  const cols = axis(sw, kw, a.win.dilations[1], a.win.pads[1], a.wOut, a.wIn / sw);
-  if (rows.some((r) => !r) || cols.some((c) => !c)) return undefined;
+  const rows = adjointPhases(sh, kh, a.win.dilations[0], a.win.pads[0], a.hIn, a.hOut);
+  const cols = adjointPhases(sw, kw, a.win.dilations[1], a.win.pads[1], a.wIn, a.wOut);
+  if (!rows || !cols) return undefined;
   const cOutG = a.cOut / a.group;
   const cInG = a.cIn / a.group;
   const kernels = rows.map((ry) => cols.map((rx) => {
-    const data = new Float32Array(a.cIn * cOutG * ry!.len * rx!.len);
+    const data = new Float32Array(a.cIn * cOutG * ry.len * rx.len);
     for (let g = 0; g < a.group; g++) {
       for (let co = 0; co < cOutG; co++) {
         for (let ci = 0; ci < cInG; ci++) {
-          for (const ty of ry!.taps) {
-            for (const tx of rx!.taps) {
-              data[(((g * cInG + ci) * cOutG + co) * ry!.len + ty.offset - ry!.lo) * rx!.len + tx.offset - rx!.lo] = w.data[(((g * cOutG + co) * cInG + ci) * kh + ty.k) * kw + tx.k]!;
+          for (const ty of ry.taps) {
+            for (const tx of rx.taps) {
+              data[(((g * cInG + ci) * cOutG + co) * ry.len + ty.offset - ry.lo) * rx.len + tx.offset - rx.lo] = w.data[(((g * cOutG + co) * cInG + ci) * kh + ty.k) * kw + tx.k]!;
             }
           }
         }
       }
     }
-    return { weight: em.constant('tail', { dims: [a.cIn, cOutG, ry!.len, rx!.len], data }), attrs: { kernel_shape: [ry!.len, rx!.len], pads: [ry!.pads[0], rx!.pads[0], ry!.pads[1], rx!.pads[1]], group: a.group } };
+    return { weight: em.constant('tail', { dims: [a.cIn, cOutG, ry.len, rx.len], data }), attrs: { kernel_shape: [ry.len, rx.len], pads: [ry.pads[0], rx.pads[0], ry.pads[1], rx.pads[1]], group: a.group } };
   }));
   const [hp, wp] = [a.hIn / sh, a.wIn / sw];
   return (lam) => {

@@ -76,3 +76,42 @@ export function productDim(node: Node, dims: Dim[]): Dim {
   if (names.length === 1 && n === 1) return names[0]!;
   throw new LuxcertError(`${node.op} node '${node.name}': cannot combine dynamic dimension ${names.join('×')} with others`);
 }
+
+/**
+ * One phase r of a strided Conv's adjoint along one axis: input row s·P + r receives, through
+ * kernel tap k, the output-gradient row P + offset. Applied as a stride-1 correlation whose kernel
+ * holds tap k at index offset − lo, of length `len`, with pads [begin, end].
+ */
+export interface AdjointPhase {
+  /** The taps, by increasing offset. */
+  taps: { k: number; offset: number }[];
+  lo: number;
+  len: number;
+  pads: [number, number];
+}
+
+/**
+ * A Conv's adjoint by phases along one axis (stride s, kernel k, dilation d, begin pad, input and
+ * output sizes): input row p = s·P + r receives from output row i the taps with s·i + k·d − pad = p,
+ * i.e. i = P + (r + pad − k·d) / s, so each of the s phases is a small stride-1 correlation over the
+ * output gradient, and the phases interleave into the input's rows (the certifier's backward tail
+ * crosses strided convolutions this way). Undefined where it does not apply: a phase with no taps,
+ * an input size that is not a multiple of s, or a phase whose correlation would need a negative pad.
+ */
+export function adjointPhases(s: number, k: number, d: number, pad: number, inSize: number, outSize: number): AdjointPhase[] | undefined {
+  if (inSize % s !== 0) return undefined;
+  const phases: AdjointPhase[] = [];
+  for (let r = 0; r < s; r++) {
+    const taps = Array.from({ length: k }, (_, t) => t)
+      .filter((t) => (((r + pad - t * d) % s) + s) % s === 0)
+      .map((t) => ({ k: t, offset: (r + pad - t * d) / s }))
+      .sort((a, b) => a.offset - b.offset);
+    if (taps.length === 0) return undefined;
+    const lo = Math.min(0, taps[0]!.offset);
+    const hi = taps.at(-1)!.offset;
+    const end = inSize / s + hi - outSize;
+    if (end < 0) return undefined;
+    phases.push({ taps, lo, len: hi - lo + 1, pads: [-lo, end] });
+  }
+  return phases;
+}

@@ -52,54 +52,68 @@ const infer = async (x: Float32Array) => decodeKeypoints(meta, Object.values(awa
   console.log(`inference only: ${(n / ((performance.now() - t0) / 1000)).toFixed(0)} frames/s, p50 ${quantile(lat, 0.5).toFixed(2)} ms, p99 ${quantile(lat, 0.99).toFixed(2)} ms`);
 }
 const certifier = rawToGraph(decodeOnnx(bundle.certifier, 'certifier.onnx'));
-// The offline-maximal extent of each frame: the same search run to convergence (a 1 s budget),
-// cached beside the model by its and the certifier's hashes, so every budget below is compared with
+const extentOf = (r: { extent: number[] }) => r.extent.reduce((a, c) => a + c, 0) / 4;
+
+/** The offline-maximal extent of each frame: the same search run to convergence (a 1 s budget). */
+async function maximalExtents(xs: Float32Array[]): Promise<number[]> {
+  const bc = await BoundComputer.open(certifier, 'onnxruntime');
+  const out: number[] = [];
+  for (const x of xs) out.push(extentOf(await searchCertifiedBox(bc, x, dims, { meta, reference: await infer(x), tolerance: 2 }, bundle.manifest.maxBox, 1000)));
+  await bc.release();
+  return out;
+}
+
+/**
+ * Keypoints and the certified box for each frame in turn, as the runtime computes them (with the
+ * memory between frames, unless `memory` is false): frames/s, latency quantiles and means.
+ */
+async function stream(bc: BoundComputer, xs: Float32Array[], budget: number, grid: number, memory: boolean) {
+  const lat: number[] = [];
+  let extent = 0;
+  let alpha = 0;
+  let beta = 0;
+  let boxes = 0;
+  const mem = new SearchMemory();
+  const t0 = performance.now();
+  for (const x of xs) {
+    const t = performance.now();
+    const kp = await infer(x);
+    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, grid, memory ? mem.start(kp, 2) : []);
+    mem.record(kp, r.failures);
+    lat.push(performance.now() - t);
+    extent += extentOf(r) / xs.length;
+    alpha += (r.box.alphaHi - r.box.alphaLo) / 2 / xs.length;
+    beta += (r.box.betaHi - r.box.betaLo) / 2 / xs.length;
+    boxes += r.boxesBounded / xs.length;
+  }
+  const fps = xs.length / ((performance.now() - t0) / 1000);
+  return { fps: fps.toFixed(1).padStart(8), p50: quantile(lat, 0.5).toFixed(1).padStart(6), p99: quantile(lat, 0.99).toFixed(1).padStart(6), extent, alpha, beta, boxes };
+}
+
+// Cached beside the model by its and the certifier's hashes, so every budget below is compared with
 // what is provable.
 const cacheFile = `${values.model}.maximal-extent.json`;
 const cacheKey = `${bundle.manifest.files.model.sha256}:${bundle.manifest.files.certifier.sha256}:${n}:${values.data}`;
 let maximal: number[] = existsSync(cacheFile) ? ((JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; extents: number[] }).key === cacheKey ? (JSON.parse(readFileSync(cacheFile, 'utf8')) as { extents: number[] }).extents : []) : [];
 if (maximal.length !== n) {
-  const bc = await BoundComputer.open(certifier, 'onnxruntime');
   const t = performance.now();
-  maximal = [];
-  for (const x of frames) {
-    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: await infer(x), tolerance: 2 }, bundle.manifest.maxBox, 1000);
-    maximal.push(r.extent.reduce((a, c) => a + c, 0) / 4);
-  }
-  await bc.release();
+  maximal = await maximalExtents(frames);
   writeFileAtomic(cacheFile, JSON.stringify({ key: cacheKey, extents: maximal }));
   console.log(`offline-maximal extents computed in ${((performance.now() - t) / 1000).toFixed(0)} s (cached in ${cacheFile})`);
 }
 const maximalMean = maximal.reduce((a, b) => a + b, 0) / n;
 console.log(`\noffline-maximal mean extent: ${(100 * maximalMean).toFixed(1)}% (${maximal.filter((e) => e >= 1).length}/${n} frames certified on the whole maximum box)`);
-console.log('\nwith per-frame certified boxes (preprocessed frames; `luxcert run` adds image decoding):');
+console.log('\nwith per-frame certified boxes (preprocessed frames; `luxcert run` adds image decoding; the memory between frames stays unused while keypoints jump between these independent scenes):');
 console.log('budget ms  boxes/call  split  frames/s  p50 ms  p99 ms  mean extent  × maximal  mean box α × β');
 for (const [budget, boxes, grid] of [[5, 8, 1], [10, 8, 1], [20, 8, 1], [30, 8, 1], [40, 8, 1], [20, 16, 1], [40, 16, 1]] as const) {
   const bc = boxes === bundle.manifest.search.boxesPerCall ? await BoundComputer.open(certifier, 'onnxruntime') : await BoundComputer.create(graph, { boxes, mode: 'linear', engine: 'onnxruntime' });
-  const lat: number[] = [];
-  let extent = 0;
-  let aw = 0;
-  let bw = 0;
-  // As the runtime does: a memory between frames, unused here while the keypoints jump (independent scenes).
-  const memory = new SearchMemory();
-  const t0 = performance.now();
-  for (const x of frames) {
-    const t = performance.now();
-    const kp = await infer(x);
-    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, grid, memory.start(kp, 2));
-    memory.record(kp, r.failures);
-    lat.push(performance.now() - t);
-    extent += r.extent.reduce((a, c) => a + c, 0) / 4;
-    aw += r.box.alphaHi - r.box.alphaLo;
-    bw += r.box.betaHi - r.box.betaLo;
-  }
-  const fps = n / ((performance.now() - t0) / 1000);
-  console.log(`${String(budget).padStart(9)}  ${String(boxes).padStart(10)}  ${String(grid).padStart(5)}  ${fps.toFixed(1).padStart(8)}  ${quantile(lat, 0.5).toFixed(1).padStart(6)}  ${quantile(lat, 0.99).toFixed(1).padStart(6)}  ${(100 * extent / n).toFixed(1).padStart(10)}%  ${(extent / n / maximalMean).toFixed(3).padStart(9)}  ±${(aw / n / 2).toFixed(4)} × ±${(bw / n / 2).toFixed(4)}`);
+  const r = await stream(bc, frames, budget, grid, true);
+  console.log(`${String(budget).padStart(9)}  ${String(boxes).padStart(10)}  ${String(grid).padStart(5)}  ${r.fps}  ${r.p50}  ${r.p99}  ${(100 * r.extent).toFixed(1).padStart(10)}%  ${(r.extent / maximalMean).toFixed(3).padStart(9)}  ±${r.alpha.toFixed(4)} × ±${r.beta.toFixed(4)}`);
   await bc.release();
 }
 
 // A video: 30 frames per scene, the camera panning ±5 % of the window and zooming ±3 % over them
-// (≈ 0.2 px per frame at the model's input), cut to the next scene every 30 frames.
+// (0.2–0.3 px per frame at the model's input), cut to the next scene every 30 frames.
 const SCENE = 30;
 const scenes = Math.max(1, Math.floor(n / SCENE));
 const video: Float32Array[] = [];
@@ -116,33 +130,15 @@ for (let s = 0; s < scenes; s++) {
     video.push(x);
   }
 }
-const bcVideo = await BoundComputer.open(certifier, 'onnxruntime');
-const videoMaximal: number[] = [];
-for (const x of video) {
-  const r = await searchCertifiedBox(bcVideo, x, dims, { meta, reference: await infer(x), tolerance: 2 }, bundle.manifest.maxBox, 1000);
-  videoMaximal.push(r.extent.reduce((a, c) => a + c, 0) / 4);
-}
+const videoMaximal = await maximalExtents(video);
 const videoMaximalMean = videoMaximal.reduce((a, b) => a + b, 0) / video.length;
 console.log(`\nvideo: ${video.length} frames (${scenes} scenes × ${SCENE}, panning and zooming), offline-maximal mean extent ${(100 * videoMaximalMean).toFixed(1)}%`);
 console.log('budget ms  from previous  frames/s  p50 ms  p99 ms  mean extent  × maximal  sub-boxes/frame');
+const bcVideo = await BoundComputer.open(certifier, 'onnxruntime');
 for (const budget of [5, 10, 20, 30]) {
-  for (const reuse of [false, true]) {
-    const lat: number[] = [];
-    let extent = 0;
-    let boxes = 0;
-    const memory = new SearchMemory();
-    const t0 = performance.now();
-    for (const x of video) {
-      const t = performance.now();
-      const kp = await infer(x);
-      const r = await searchCertifiedBox(bcVideo, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, 1, reuse ? memory.start(kp, 2) : []);
-      memory.record(kp, r.failures);
-      lat.push(performance.now() - t);
-      extent += r.extent.reduce((a, c) => a + c, 0) / 4;
-      boxes += r.boxesBounded;
-    }
-    const fps = video.length / ((performance.now() - t0) / 1000);
-    console.log(`${String(budget).padStart(9)}  ${(reuse ? 'yes' : 'no').padStart(12)}  ${fps.toFixed(1).padStart(8)}  ${quantile(lat, 0.5).toFixed(1).padStart(6)}  ${quantile(lat, 0.99).toFixed(1).padStart(6)}  ${(100 * extent / video.length).toFixed(1).padStart(10)}%  ${(extent / video.length / videoMaximalMean).toFixed(3).padStart(9)}  ${(boxes / video.length).toFixed(1).padStart(15)}`);
+  for (const memory of [false, true]) {
+    const r = await stream(bcVideo, video, budget, 1, memory);
+    console.log(`${String(budget).padStart(9)}  ${(memory ? 'yes' : 'no').padStart(12)}  ${r.fps}  ${r.p50}  ${r.p99}  ${(100 * r.extent).toFixed(1).padStart(10)}%  ${(r.extent / videoMaximalMean).toFixed(3).padStart(9)}  ${r.boxes.toFixed(1).padStart(15)}`);
   }
 }
 await bcVideo.release();

@@ -32,7 +32,7 @@ export interface ExportOptions {
 }
 
 /** The runtime's search strategy, recorded in the manifest. */
-export const SEARCH_STRATEGY = 'anytime branch-and-bound over sub-boxes of the maximum box (first cut grid × grid), nearest the identity first; sub-boxes unproven at 1/64 of the box are given up; the published box is the furthest-reaching box around the identity that avoids every given-up or still-unproven sub-box';
+export const SEARCH_STRATEGY = 'anytime branch-and-bound over sub-boxes of the maximum box (first cut grid × grid), nearest the identity first, each halved across the side that moves the image more; sub-boxes unproven at 1/64 of the box are given up; a frame of a stream splits, without bounding them, the sub-boxes holding one its last 3 frames failed on while every keypoint stays within the tolerance of the last frame\'s; the published box is the furthest-reaching box around the identity that avoids every given-up or still-unproven sub-box';
 
 /**
  * The certifier of a model for a claim: the bound graph of the model as luxcert imports it from

@@ -205,7 +205,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
       for (let j = 0; j < k && proven; j++) proven = isProven(proofMargin(prop, bs[i]!, j));
       if (proven) return;
       failed.push(sub);
-      if (sub.alphaHi - sub.alphaLo <= minA && sub.betaHi - sub.betaLo <= minB) {
+      if (!splittable(sub)) {
         hopeless.push(sub);
         lost = true;
       } else unproven.push(...splitBox(sub, weight).flatMap(expand));

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { luxcert } from './helpers/cli.ts';
+import { BIN, luxcert } from './helpers/cli.ts';
+import { tmpDir } from './helpers/tmp.ts';
 
 const COMMANDS = ['inspect', 'data synth', 'train', 'eval', 'prune', 'certify', 'export', 'run', 'experiment', 'demo'];
 
@@ -26,6 +29,16 @@ describe('the luxcert command', () => {
       assert.match(r.stderr, /^error: /);
       assert.doesNotMatch(r.stderr, /\n\s+at /);
     }
+  });
+
+  it('LUXCERT_LOG_LEVEL sets the log level when --log-level is not given; --log-level wins over it', () => {
+    const dir = tmpDir('cli');
+    const synth = (env: string, ...flags: string[]) =>
+      spawnSync(process.execPath, [BIN, ...flags, 'data', 'synth', '--out', join(dir, `${env}${flags.length}`), '--count', '2'], { encoding: 'utf8', env: { ...process.env, LUXCERT_LOG_LEVEL: env } }).stderr;
+    assert.match(synth('info'), /synthetic scenes written/);
+    assert.equal(synth('warn'), '');
+    assert.match(synth('warn', '--log-level', 'info'), /synthetic scenes written/);
+    assert.match(synth('loud'), /^error: option '--log-level <level>' value 'loud' from env 'LUXCERT_LOG_LEVEL' is invalid/);
   });
 
   it('prints its version', () => {

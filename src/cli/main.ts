@@ -19,7 +19,7 @@ import { registerTrain } from './commands/train.ts';
 const program = new Command('luxcert')
   .description('Certified keypoint detection under brightness/contrast changes: train, prune, certify, export, run.')
   .version(LUXCERT_VERSION)
-  .addOption(new Option('--log-level <level>', 'log verbosity (logs go to stderr)').choices(LOG_LEVELS).default('info'))
+  .addOption(new Option('--log-level <level>', 'log verbosity (logs go to stderr)').choices(LOG_LEVELS).env('LUXCERT_LOG_LEVEL').default('info'))
   .showHelpAfterError('(run with --help for usage)')
   .hook('preAction', (cmd) => setLogLevel(cmd.opts<{ logLevel: string }>().logLevel));
 

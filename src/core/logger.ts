@@ -11,8 +11,10 @@ function create(level: string): Logger {
     : pino({ level, base: undefined }, pino.destination({ fd: 2, sync: true }));
 }
 
-/** The process-wide logger: pretty on a terminal, JSON lines otherwise. */
-export let log: Logger = create(process.env.LUXCERT_LOG_LEVEL ?? 'info');
+const fromEnv = process.env.LUXCERT_LOG_LEVEL;
+
+/** The process-wide logger: pretty on a terminal, JSON lines otherwise (an unknown LUXCERT_LOG_LEVEL is the CLI's to refuse). */
+export let log: Logger = create(fromEnv && (LOG_LEVELS as readonly string[]).includes(fromEnv) ? fromEnv : 'info');
 
 /** Replaces the logger with one at `level`. */
 export function setLogLevel(level: string): void {

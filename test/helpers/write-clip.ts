@@ -1,0 +1,27 @@
+// Writes PNG frames into an MJPG clip with OpenCV, in its own process: the test process never loads
+// OpenCV's native libraries beside onnxruntime's and sharp's (a test file once exited on a signal
+// after all its tests had passed, in the one process that held all three).
+// Usage: node --import tsx write-clip.ts OUT.avi FRAME.png…; exit 3 when the binding cannot be loaded.
+import { loadOpenCv } from '../../src/runtime/video.ts';
+import { readImage } from '../../src/data/image.ts';
+
+interface OpenCvForTests {
+  VideoWriter: { new (path: string, fourcc: number, fps: number, size: unknown, color: boolean): { write(m: unknown): void; release(): void }; fourcc(code: string): number };
+  Size: new (w: number, h: number) => unknown;
+  Mat: new (data: Buffer, rows: number, cols: number, type: number) => { cvtColor(code: number): unknown };
+  CV_8UC3: number;
+  COLOR_RGB2BGR: number;
+}
+
+const [out, ...frames] = process.argv.slice(2);
+const cv = (await loadOpenCv().catch((e: Error) => {
+  process.stderr.write(`${e.message}\n`);
+  process.exit(3);
+})) as unknown as OpenCvForTests;
+const first = await readImage(frames[0]!);
+const writer = new cv.VideoWriter(out!, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(first.width, first.height), true);
+for (const f of frames) {
+  const img = await readImage(f);
+  writer.write(new cv.Mat(Buffer.from(img.data), img.height, img.width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
+}
+writer.release();

@@ -7,6 +7,7 @@ import type { Graph } from '../../src/graph/graph.ts';
 import { OP_NAMES, type OpName } from '../../src/graph/ops/registry.ts';
 import { validateGraph } from '../../src/graph/validate.ts';
 import { modelMeta, setModelMeta } from '../../src/model/metadata.ts';
+import { decodeOnnx } from '../../src/onnx/read.ts';
 import { GRAD_RULES } from '../../src/train/grad/index.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
@@ -47,6 +48,8 @@ const CASES: Record<string, Body> = {
     const a = conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] });
     return conv(b, conv(b, a, w, 'g1', 4, 6, { group: 2 }), w, 'g2', 6, 4, { group: 2, strides: [2, 2], pads: [1, 1, 1, 1] });
   },
+  'Conv stride 1, dilation 2, groups, uneven pads (weight gradient by shifted rows and columns)': (b, x, w) =>
+    conv(b, conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w, 'c2', 8, 2, { group: 2, dilations: [2, 2], pads: [2, 1, 1, 3] }),
   'BatchNormalization in training mode (4-D and 2-D), Gemm, MatMul': (b, x, w) => {
     const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
     const bn = b.op('BatchNormalization', [c, w('bn.s', [4], 0.5, 1.5), w('bn.t', [4]), w('bn.m', [4], 0, 0), w('bn.v', [4], 1, 1)], { epsilon: 1e-5 });
@@ -104,6 +107,17 @@ describe('gradient rules', () => {
     }
     const refused = OP_NAMES.filter((op: OpName) => !GRAD_RULES[op]);
     assert.deepEqual(refused, ['ConvTranspose']);
+  });
+
+  it('the Conv weight gradient copies what writes fewer values: patches of 3 channels (im2col), shifted rows and columns of 8 → 2', () => {
+    const name = 'Conv stride 1, dilation 2, groups, uneven pads (weight gradient by shifted rows and columns)';
+    const g = model(name, CASES[name]!);
+    const unfolds = decodeOnnx(buildTrainStep({ model: g, meta: modelMeta(g, name), batch: 2 }).onnx, 'step').nodes
+      .filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold'))
+      .map((n) => `${n.inputs[0]!.split('.')[0]} ${(n.attrs.kernel_shape as number[]).join('×')}`);
+    // c1 (3 → 8): 27 patch rows against 9 + 24 shifted ones; c2 (8 → 2): 72 against 24 + 6.
+    assert.deepEqual(unfolds.map((u) => u.split(' ')[1]).sort(), ['1×3', '3×1', '3×3'], unfolds.join(', '));
+    assert.ok(unfolds.includes('image 3×3') && unfolds.includes('c1 3×1'), unfolds.join(', '));
   });
 
   for (const [name, body] of Object.entries(CASES)) {

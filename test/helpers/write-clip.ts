@@ -1,6 +1,6 @@
 // Writes PNG frames into an MJPG clip with OpenCV, in its own process: the test process never loads
-// OpenCV's native libraries beside onnxruntime's and sharp's (a test file once exited on a signal
-// after all its tests had passed, in the one process that held all three).
+// OpenCV's native libraries beside onnxruntime's and sharp's (in CI a test file's process once ended
+// badly after all its tests had passed; it was the one test process that held all three).
 // Usage: node --import tsx write-clip.ts OUT.avi FRAME.png…; exit 3 when the binding cannot be loaded.
 import { loadOpenCv } from '../../src/runtime/video.ts';
 import { readImage } from '../../src/data/image.ts';

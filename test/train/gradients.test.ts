@@ -50,6 +50,8 @@ const CASES: Record<string, Body> = {
   },
   'Conv stride 1, dilation 2, groups, uneven pads (weight gradient by shifted rows and columns)': (b, x, w) =>
     conv(b, conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w, 'c2', 8, 2, { group: 2, dilations: [2, 2], pads: [2, 1, 1, 3] }),
+  'Conv stride 1 with a 3×2 kernel (weight gradient by shifted rows and columns)': (b, x, w) =>
+    b.op('Conv', [conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w('r.w', [4, 8, 3, 2]), w('r.b', [4])], { kernel_shape: [3, 2], pads: [1, 0, 1, 1] }, 'r'),
   'BatchNormalization in training mode (4-D and 2-D), Gemm, MatMul': (b, x, w) => {
     const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
     const bn = b.op('BatchNormalization', [c, w('bn.s', [4], 0.5, 1.5), w('bn.t', [4]), w('bn.m', [4], 0, 0), w('bn.v', [4], 1, 1)], { epsilon: 1e-5 });
@@ -109,7 +111,7 @@ describe('gradient rules', () => {
     assert.deepEqual(refused, ['ConvTranspose']);
   });
 
-  it('the Conv weight gradient copies what writes fewer values: patches of 3 channels (im2col), shifted rows and columns of 8 → 2', () => {
+  it('the Conv weight gradient copies what writes fewer values: patches of 3 channels (im2col), shifted rows and columns of 8 → 2 and for a 3×2 kernel', () => {
     const name = 'Conv stride 1, dilation 2, groups, uneven pads (weight gradient by shifted rows and columns)';
     const g = model(name, CASES[name]!);
     const unfolds = decodeOnnx(buildTrainStep({ model: g, meta: modelMeta(g, name), batch: 2 }).onnx, 'step').nodes
@@ -118,6 +120,11 @@ describe('gradient rules', () => {
     // c1 (3 → 8): 27 patch rows against 9 + 24 shifted ones; c2 (8 → 2): 72 against 24 + 6.
     assert.deepEqual(unfolds.map((u) => u.split(' ')[1]).sort(), ['1×3', '3×1', '3×3'], unfolds.join(', '));
     assert.ok(unfolds.includes('image 3×3') && unfolds.includes('c1 3×1'), unfolds.join(', '));
+    const rect = 'Conv stride 1 with a 3×2 kernel (weight gradient by shifted rows and columns)';
+    const r = model(rect, CASES[rect]!);
+    const shapes = decodeOnnx(buildTrainStep({ model: r, meta: modelMeta(r, rect), batch: 2 }).onnx, 'step').nodes
+      .filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => (n.attrs.kernel_shape as number[]).join('×'));
+    assert.deepEqual(shapes.sort(), ['1×2', '3×1', '3×3']);
   });
 
   for (const [name, body] of Object.entries(CASES)) {

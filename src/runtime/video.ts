@@ -11,6 +11,7 @@ interface CvMat {
   channels: number;
   cvtColor(code: number): CvMat;
   getData(): Buffer;
+  release(): void;
 }
 interface CvCapture {
   read(): CvMat;
@@ -39,6 +40,12 @@ const loaded = new Map<string, Promise<Cv>>();
 export function loadOpenCv(pkg: string = OPENCV_PACKAGE): Promise<Cv> {
   // The package builds against the system OpenCV; without this it would try to build its own at import.
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
+  // By default the binding reports every Mat's pixels to V8 as they are allocated and freed. A Mat
+  // still uncollected when Node tears its isolate down is freed against a half-destroyed isolate:
+  // `luxcert run` on a video died with SIGSEGV after its work was done (about 1 run in 30 under load;
+  // core: cv::Mat::release → v8::Isolate::AdjustAmountOfExternalAllocatedMemory from ~IsolateData).
+  // Without the tracking, freeing a Mat never calls into V8; toRgb frees the pixels itself.
+  process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
   process.env.OPENCV_LOG_LEVEL ??= 'FATAL';
   process.env.OPENCV_FFMPEG_LOGLEVEL ??= '-8';
   // Its build helper logs to stdout on import, which would corrupt `run --json`; silence it first.
@@ -65,10 +72,19 @@ function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split('\n')[0]!;
 }
 
-/** An OpenCV frame (BGR, BGRA or grey) as RGB. */
+/**
+ * An OpenCV frame (BGR, BGRA or grey) as RGB, copied out. Both Mats' pixels are freed here rather
+ * than when the garbage collector finds their small wrappers (V8 is not told how big they are, see
+ * loadOpenCv), so a long video holds one frame's pixels at a time.
+ */
 function toRgb(cv: Cv, m: CvMat): RgbImage {
   const rgb = m.channels === 3 ? m.cvtColor(cv.COLOR_BGR2RGB) : m.channels === 4 ? m.cvtColor(cv.COLOR_BGRA2RGB) : m.cvtColor(cv.COLOR_GRAY2RGB);
-  return { width: rgb.cols, height: rgb.rows, data: new Uint8Array(rgb.getData()) };
+  try {
+    return { width: rgb.cols, height: rgb.rows, data: new Uint8Array(rgb.getData()) };
+  } finally {
+    rgb.release();
+    m.release();
+  }
 }
 
 /**

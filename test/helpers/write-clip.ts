@@ -1,14 +1,18 @@
-// Writes PNG frames into an MJPG clip with OpenCV, in its own process: the test process never loads
-// OpenCV's native libraries beside onnxruntime's and sharp's (in CI a test file's process once ended
-// badly after all its tests had passed; it was the one test process that held all three).
+// Writes PNG frames into an MJPG clip with OpenCV, in its own process, so the test process never
+// loads OpenCV; each Mat's pixels are freed as soon as the frame is written (see toRgb in
+// src/runtime/video.ts).
 // Usage: node --import tsx write-clip.ts OUT.avi FRAME.png…; exit 3 when the binding cannot be loaded.
 import { loadOpenCv } from '../../src/runtime/video.ts';
 import { readImage } from '../../src/data/image.ts';
 
+interface OpenCvMat {
+  cvtColor(code: number): OpenCvMat;
+  release(): void;
+}
 interface OpenCvForTests {
   VideoWriter: { new (path: string, fourcc: number, fps: number, size: unknown, color: boolean): { write(m: unknown): void; release(): void }; fourcc(code: string): number };
   Size: new (w: number, h: number) => unknown;
-  Mat: new (data: Buffer, rows: number, cols: number, type: number) => { cvtColor(code: number): unknown };
+  Mat: new (data: Buffer, rows: number, cols: number, type: number) => OpenCvMat;
   CV_8UC3: number;
   COLOR_RGB2BGR: number;
 }
@@ -22,6 +26,10 @@ const first = await readImage(frames[0]!);
 const writer = new cv.VideoWriter(out!, cv.VideoWriter.fourcc('MJPG'), 10, new cv.Size(first.width, first.height), true);
 for (const f of frames) {
   const img = await readImage(f);
-  writer.write(new cv.Mat(Buffer.from(img.data), img.height, img.width, cv.CV_8UC3).cvtColor(cv.COLOR_RGB2BGR));
+  const rgb = new cv.Mat(Buffer.from(img.data), img.height, img.width, cv.CV_8UC3);
+  const bgr = rgb.cvtColor(cv.COLOR_RGB2BGR);
+  writer.write(bgr);
+  bgr.release();
+  rgb.release();
 }
 writer.release();

@@ -21,6 +21,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('runtime');
 const WRITE_CLIP = fileURLToPath(new URL('../helpers/write-clip.ts', import.meta.url));
+const VIDEO_MODULE = new URL('../../src/runtime/video.ts', import.meta.url).href;
 const data = join(root, 'data');
 const frames = join(root, 'frames');
 const bundle = join(root, 'bundle');
@@ -152,6 +153,9 @@ describe('export and run', () => {
       return;
     }
     assert.equal(clip.status, 0, clip.stderr);
+    // With the binding's external-memory tracking on, `luxcert run` on a video could die at exit (see loadOpenCv).
+    const tracking = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const { loadOpenCv } = await import('${VIDEO_MODULE}'); console.log((await loadOpenCv()).isCustomMatAllocatorEnabled())`], { encoding: 'utf8' });
+    assert.equal(tracking.stdout.trim().split('\n').pop(), 'false', tracking.stderr);
     let r = luxcert('run', '--bundle', bundle, '--input', video, '--out', join(root, 'video.jsonl'), '--json');
     assert.equal(r.code, 0, r.stderr);
     const whole = JSON.parse(r.stdout) as { processed: number; errors: number };

@@ -42,7 +42,7 @@ export function loadOpenCv(pkg: string = OPENCV_PACKAGE): Promise<Cv> {
   process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
   // By default the binding reports every Mat's pixels to V8 as they are allocated and freed. A Mat
   // still uncollected when Node tears its isolate down is freed against a half-destroyed isolate:
-  // `luxcert run` on a video died with SIGSEGV after its work was done (about 1 run in 30 under load;
+  // `luxcert run` on a video died with SIGSEGV after its work was done (2 of 87 test runs under load;
   // core: cv::Mat::release → v8::Isolate::AdjustAmountOfExternalAllocatedMemory from ~IsolateData).
   // Without the tracking, freeing a Mat never calls into V8; toRgb frees the pixels itself.
   process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';

@@ -34,23 +34,25 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
   const { e, ins, inShapes, outShape } = ctx;
   const { kernel: [kh, kw], strides, dilations: [dh, dw], pads, group } = convWindow(ctx);
   const [n, ci, , w] = inShapes[0]!;
-  const [, co, ho, wo] = outShape;
+  const [, co, , wo] = outShape;
   const taps = kh * kw;
-  const sum = (perImage: string) => e.op('ReduceSum', [perImage, e.ints([0])], { keepdims: 0 });
+  // Σ over images of A·Bᵀ per image and group, A and B as [rows, K] matrices per image and group.
+  const summedProduct = (a: string, rowsA: number, b: string, rowsB: number) => {
+    const perImage = e.contrib('FusedMatMul', [e.op('Reshape', [a, e.ints([n!, group, rowsA, -1])]), e.op('Reshape', [b, e.ints([n!, group, rowsB, -1])])], { transB: 1 });
+    return e.op('ReduceSum', [perImage, e.ints([0])], { keepdims: 0 });
+  };
   const wp = w! + pads[1] + pads[3];
   const stride1 = strides.every((s) => s === 1);
   if (stride1 && taps > 1 && (ci! * kh + co! * kw) * wp < ci! * taps * wo!) {
     const rows = e.op('Conv', [ins[0]!, oneHotKernel(e, ci!, kh, [kh, 1], (a) => a)], { kernel_shape: [kh, 1], dilations: [dh, 1], pads, group: ci! });
     const reach = (kw - 1) * dw;
     const cols = e.op('Conv', [dy, oneHotKernel(e, co!, kw, [1, kw], (b) => kw - 1 - b)], { kernel_shape: [1, kw], dilations: [1, dw], pads: [0, reach, 0, reach], group: co! });
-    const perImage = e.contrib('FusedMatMul', [e.op('Reshape', [cols, e.ints([n!, group, (co! / group) * kw, ho! * wp])]), e.op('Reshape', [rows, e.ints([n!, group, (ci! / group) * kh, ho! * wp])])], { transB: 1 });
-    const byShift = e.op('Reshape', [sum(perImage), e.ints([group, co! / group, kw, ci! / group, kh])]);
+    const byShift = e.op('Reshape', [summedProduct(cols, (co! / group) * kw, rows, (ci! / group) * kh), e.ints([group, co! / group, kw, ci! / group, kh])]);
     return e.op('Reshape', [e.op('Transpose', [byShift], { perm: [0, 1, 3, 4, 2] }), e.ints(inShapes[1]!)]);
   }
   const plain = taps === 1 && stride1 && pads.every((p) => p === 0);
   const patches = plain ? ins[0]! : e.op('Conv', [ins[0]!, oneHotKernel(e, ci!, taps, [kh, kw], (t) => t)], { kernel_shape: [kh, kw], strides, dilations: [dh, dw], pads, group: ci! });
-  const perImage = e.contrib('FusedMatMul', [e.op('Reshape', [dy, e.ints([n!, group, co! / group, -1])]), e.op('Reshape', [patches, e.ints([n!, group, (ci! / group) * taps, -1])])], { transB: 1 });
-  return e.op('Reshape', [sum(perImage), e.ints(inShapes[1]!)]);
+  return e.op('Reshape', [summedProduct(dy, co! / group, patches, (ci! / group) * taps), e.ints(inShapes[1]!)]);
 }
 
 /**

@@ -22,7 +22,7 @@ export class OnnxEmitter {
   private readonly names = new Set<string>();
   private readonly cache = new Map<string, string>();
   private counter = 0;
-  private contribUsed = false;
+  private readonly domains = new Set<string>();
 
   constructor(readonly name: string) {}
 
@@ -95,10 +95,10 @@ export class OnnxEmitter {
   }
 
   /** Adds a node of onnxruntime's own operator set (com.microsoft: FusedMatMul, …); such models run only in onnxruntime. */
-  contrib(op: string, inputs: string[], attrs: Record<string, EmitAttr> = {}): string {
-    this.contribUsed = true;
+  contrib(op: string, inputs: string[], attrs: Record<string, EmitAttr> = {}, domain: 'com.microsoft' | 'com.microsoft.nchwc' = 'com.microsoft'): string {
+    this.domains.add(domain);
     const out = this.fresh(op.toLowerCase());
-    this.nodes.push({ name: out, opType: op, domain: 'com.microsoft', input: inputs, output: [out], attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) });
+    this.nodes.push({ name: out, opType: op, domain, input: inputs, output: [out], attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) });
     return out;
   }
 
@@ -129,7 +129,7 @@ export class OnnxEmitter {
   encode(metadata: Record<string, string> = {}): Uint8Array {
     const model: P.IModelProto = {
       irVersion: 8,
-      opsetImport: [{ domain: '', version: WRITE_OPSET }, ...(this.contribUsed ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+      opsetImport: [{ domain: '', version: WRITE_OPSET }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       producerName: 'luxcert',
       producerVersion: LUXCERT_VERSION,
       graph: { name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },

@@ -3,6 +3,7 @@ import { LuxcertError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
+import { nchwcBlock } from '../onnx/nchwc.ts';
 import { openSession } from '../onnx/ort.ts';
 import { targetCells } from './targets.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
@@ -155,8 +156,10 @@ export class StepRunner {
   private async sessionFor(n: number) {
     let s = this.sessions.get(n);
     if (!s) {
-      const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}) });
       const engine = this.opts.engine ?? CPU_ENGINE;
+      // The blocked convolution kernels are onnxruntime's CPU provider's own.
+      const convBlock = engine.device === 'cpu' ? await nchwcBlock() : 1;
+      const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}) });
       try {
         s = { session: await openSession(step.onnx, engineSessionOptions(engine)), step };
       } catch (err) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { nchwcBlock } from '../../src/onnx/nchwc.ts';
 import { GRADIENT_FIXTURES, gradientCases } from './pytorch-gradient-cases.ts';
 import { gradientDigest, StepProbe, type GradientDigest } from './step-check.ts';
 
@@ -14,11 +15,15 @@ interface Fixture {
 
 const close = (a: number, b: number, rel: number) => Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-6);
 
+// Both forms of the step: plain convolutions, and onnxruntime's blocked (NCHWc) ones where this CPU has them.
+const block = await nchwcBlock();
+const forms = block > 1 ? [1, block] : [1];
+
 describe('whole-model gradients equal PyTorch\'s (bench/pytorch-gradients.py, recorded)', () => {
-  for (const c of gradientCases()) {
-    it(`${c.name}${c.regularisers ? ' (both regularisers)' : ''}: loss and every weight's gradient to 1e-4 relative`, async () => {
+  for (const c of gradientCases()) for (const convBlock of forms) {
+    it(`${c.name}${c.regularisers ? ' (both regularisers)' : ''}${convBlock > 1 ? `, NCHWc block ${convBlock}` : ''}: loss and every weight's gradient to 1e-4 relative`, async () => {
       const fx = JSON.parse(readFileSync(`${GRADIENT_FIXTURES}${c.name}.json`, 'utf8')) as Fixture;
-      const probe = await StepProbe.open(c.model, c.meta, c.batch, c.regularisers);
+      const probe = await StepProbe.open(c.model, c.meta, c.batch, c.regularisers, convBlock);
       const out = await probe.run();
       await probe.release();
       assert.ok(close(out.loss!.data[0] as number, fx.loss, 1e-5), `loss ${out.loss!.data[0]} vs PyTorch ${fx.loss}`);

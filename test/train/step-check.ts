@@ -28,8 +28,8 @@ export function randomBatch(meta: ModelMeta, n: number, seed: number) {
 export class StepProbe {
   private constructor(readonly step: TrainStepModel, private readonly session: ort.InferenceSession, private readonly feeds: Record<string, ort.Tensor>, readonly model: Graph) {}
 
-  static async open(model: Graph, meta: ModelMeta, batch: ReturnType<typeof randomBatch>, regularisers?: PerturbationRegularisers): Promise<StepProbe> {
-    const step = buildTrainStep({ model, meta, batch: batch.n, gradients: true, ...(regularisers ? { regularisers } : {}) });
+  static async open(model: Graph, meta: ModelMeta, batch: ReturnType<typeof randomBatch>, regularisers?: PerturbationRegularisers, convBlock = 1): Promise<StepProbe> {
+    const step = buildTrainStep({ model, meta, batch: batch.n, gradients: true, convBlock, ...(regularisers ? { regularisers } : {}) });
     const session = await openSession(step.onnx);
     const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
     const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(0.01), []), eps_t: t(Float32Array.of(1e-7), []) };

@@ -1,6 +1,7 @@
 import { LuxcertError } from '../../core/errors.ts';
 import { floatAttr, intAttr } from '../../graph/attrs.ts';
 import { window2d } from '../../graph/ops/spatial.ts';
+import { emitConv } from '../../onnx/nchwc.ts';
 import { channelShape, nonChannelAxes, unbroadcast, type GradContext, type GradRule } from './rule.ts';
 
 /** BatchNorm running statistics move this far towards each batch's (PyTorch's momentum 0.1). */
@@ -11,6 +12,9 @@ function convWindow({ node, inShapes }: GradContext) {
   const [, , kh, kw] = inShapes[1]!;
   return { ...window2d(node, h!, w!, [kh!, kw!]), group: intAttr(node, 'group', 1) };
 }
+
+/** Whether a Conv of this node's group goes through `emitConv`'s blocked kernels (they take group 1 only). */
+const blockable = (ctx: GradContext) => ctx.convBlock > 1 && ctx.inShapes[0]!.length === 4 && convWindow(ctx).group === 1;
 
 /** A one-hot depthwise kernel: each of `channels` inputs copied to `taps` outputs, output t of a channel reading tap `tapOf(t)`. */
 function oneHotKernel(e: GradContext['e'], channels: number, taps: number, shape: [number, number], tapOf: (t: number) => number): string {
@@ -71,6 +75,7 @@ function convInputGrad(ctx: GradContext, dy: string): string {
     const flipped = e.op('Slice', [ins[1]!, e.ints([-1, -1]), e.ints([-kh - 1, -kw - 1]), e.ints([2, 3]), e.ints([-1, -1])]);
     const grouped = e.op('Reshape', [flipped, e.ints([group, co! / group, ci! / group, kh, kw])]);
     const swapped = e.op('Reshape', [e.op('Transpose', [grouped], { perm: [0, 2, 1, 3, 4] }), e.ints([ci!, co! / group, kh, kw])]);
+    if (blockable(ctx)) return emitConv(e, dy, swapped, undefined, { kernel_shape: [kh, kw], pads: flipPads, strides: [1, 1], dilations: [dh, dw] }, [co!, ci!], ctx.convBlock);
     return e.op('Conv', [dy, swapped], { kernel_shape: [kh, kw], pads: flipPads, dilations: [dh, dw], group });
   }
   const outputPadding = [h! - (sh * (ho! - 1) + reach[0]! + 1 - pads[0] - pads[2]), w! - (sw * (wo! - 1) + reach[1]! + 1 - pads[1] - pads[3])];
@@ -80,6 +85,12 @@ function convInputGrad(ctx: GradContext, dy: string): string {
 /** Conv: input gradient by the adjoint convolution, weight gradient by im2col, bias gradient by summing. */
 export const convGrad: GradRule = {
   params: [1, 2],
+  forward(ctx) {
+    const { e, node, ins, inShapes, outShape } = ctx;
+    if (!blockable(ctx)) return { out: e.irNode(node, ins) };
+    const { kernel, pads, strides, dilations } = convWindow(ctx);
+    return { out: emitConv(e, ins[0]!, ins[1]!, ins[2], { kernel_shape: kernel, pads, strides, dilations }, [inShapes[0]![1]!, outShape[1]!], ctx.convBlock) };
+  },
   backward(ctx, _f, dy, needs) {
     if (ctx.inShapes[0]!.length !== 4) throw new LuxcertError(`Conv node '${ctx.node.name}': only 2-D convolutions can be trained`);
     return [

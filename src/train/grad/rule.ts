@@ -10,6 +10,8 @@ export interface GradContext {
   /** Static shapes of the inputs and of the output (the step's batch is static). */
   inShapes: number[][];
   outShape: number[];
+  /** onnxruntime's NCHWc block for convolutions (`emitConv`); 1: plain. */
+  convBlock: number;
 }
 
 /** What the training-mode forward emission of a node produced. */

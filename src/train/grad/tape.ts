@@ -48,9 +48,10 @@ function ruleOf(op: string, name: string): GradRule {
 
 /**
  * Emits the model's forward pass in training mode on `input`; `weights` maps every initializer's
- * name to its emitted name, and `trained` lists the emitted names of the trained weights.
+ * name to its emitted name, and `trained` lists the emitted names of the trained weights; convolutions
+ * use onnxruntime's NCHWc kernels with block `convBlock` where they can (1: plain).
  */
-export function emitForward(e: OnnxEmitter, model: Graph, shapes: Map<string, number[]>, input: string, weights: Map<string, string>, trained: Set<string>): ForwardPass {
+export function emitForward(e: OnnxEmitter, model: Graph, shapes: Map<string, number[]>, input: string, weights: Map<string, string>, trained: Set<string>, convBlock = 1): ForwardPass {
   const values = new Map<string, string>([[model.inputs[0]!.name, input], ...weights]);
   const requires = new Set(trained);
   const updates = new Map<string, string>();
@@ -58,7 +59,7 @@ export function emitForward(e: OnnxEmitter, model: Graph, shapes: Map<string, nu
   for (const node of model.nodes) {
     const rule = ruleOf(node.op, node.name);
     const ins = node.inputs.map((i) => values.get(i)!);
-    const ctx: GradContext = { e, node, ins, inShapes: node.inputs.map((i) => shapes.get(i)!), outShape: shapes.get(node.outputs[0]!)! };
+    const ctx: GradContext = { e, node, ins, inShapes: node.inputs.map((i) => shapes.get(i)!), outShape: shapes.get(node.outputs[0]!)!, convBlock };
     const fwd = rule.forward ? rule.forward(ctx) : { out: e.irNode(node, ins) };
     for (const [i, v] of fwd.updates ?? []) updates.set(node.inputs[i]!, v);
     values.set(node.outputs[0]!, fwd.out);

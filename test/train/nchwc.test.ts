@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { Rng } from '../../src/core/random.ts';
+import { OnnxEmitter } from '../../src/onnx/emit.ts';
+import { emitConv, nchwcBlock, type ConvWindow } from '../../src/onnx/nchwc.ts';
+import { onnx } from '../../src/onnx/proto.ts';
+import { buildTrainStep } from '../../src/train/train-step.ts';
+import { buildZooModel } from '../../src/train/zoo.ts';
+import { modelMeta } from '../../src/model/metadata.ts';
+
+/** The CPU's vector extensions as Linux lists them (empty elsewhere). */
+const flags = (() => {
+  try {
+    return new Set(readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1]!.trim().split(/\s+/) ?? []);
+  } catch {
+    return new Set<string>();
+  }
+})();
+
+/** Where MLAS has NCHWc kernels and which block they use: AVX-512F 16, AVX2 8. */
+const expected = process.arch === 'x64' ? (flags.has('avx512f') ? 16 : flags.has('avx2') ? 8 : undefined) : undefined;
+
+describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () => {
+  it('are found with the block this CPU has', { skip: expected === undefined ? `no AVX2 or AVX-512F on this ${process.arch} CPU: the probe's answer is not known in advance` : false }, async () => {
+    assert.equal(await nchwcBlock(), expected);
+  });
+
+  it('compute what the plain Conv computes: strides, dilation, uneven pads, 1×1 and 3×2 kernels, with and without bias', async (t) => {
+    const block = await nchwcBlock();
+    if (block === 1) return t.skip('onnxruntime has no NCHWc kernels on this CPU');
+    const rng = new Rng(3);
+    const rand = (n: number) => Float32Array.from({ length: n }, () => rng.next() - 0.5);
+    const [ci, co] = [2 * block, block];
+    const cases: { win: ConvWindow; bias: boolean }[] = [
+      { win: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1] }, bias: true },
+      { win: { kernel_shape: [3, 3], pads: [1, 0, 2, 1], strides: [2, 2], dilations: [1, 1] }, bias: false },
+      { win: { kernel_shape: [3, 3], pads: [2, 2, 2, 2], strides: [1, 1], dilations: [2, 2] }, bias: true },
+      { win: { kernel_shape: [1, 1], pads: [0, 0, 0, 0], strides: [2, 2], dilations: [1, 1] }, bias: true },
+      { win: { kernel_shape: [3, 2], pads: [1, 0, 1, 1], strides: [1, 2], dilations: [1, 1] }, bias: false },
+    ];
+    const e = new OnnxEmitter('conv_forms');
+    const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', rand(2 * ci * 9 * 10), [2, ci, 9, 10]) };
+    e.input('x', [2, ci, 9, 10]);
+    cases.forEach(({ win, bias }, i) => {
+      feeds[`w${i}`] = new ort.Tensor('float32', rand(co * ci * win.kernel_shape[0] * win.kernel_shape[1]), [co, ci, ...win.kernel_shape]);
+      e.input(`w${i}`, [co, ci, ...win.kernel_shape]);
+      if (bias) {
+        feeds[`b${i}`] = new ort.Tensor('float32', rand(co), [co]);
+        e.input(`b${i}`, [co]);
+      }
+      e.output(emitConv(e, 'x', `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], 1), `plain${i}`);
+      e.output(emitConv(e, 'x', `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], block), `blocked${i}`);
+    });
+    const bytes = e.encode();
+    assert.equal(onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').length, cases.length);
+    const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+    const out = await s.run(feeds);
+    await s.release();
+    cases.forEach((_, i) => {
+      const p = out[`plain${i}`]!;
+      const q = out[`blocked${i}`]!;
+      assert.deepEqual(q.dims, p.dims, `case ${i}`);
+      const worst = Math.max(...(p.data as Float32Array).map((v, j) => Math.abs(v - (q.data as Float32Array)[j]!)));
+      assert.ok(worst <= 1e-5, `case ${i}: max difference ${worst}`);
+    });
+  });
+
+  it('are used for group-1 convolutions whose channel counts are multiples of the block, forward and input gradient, and nowhere else', () => {
+    // cnn7: conv1 3 → 64 (its input is the image: plain), conv2 64 → 64, conv3 64 → 128 stride 2 (forward only:
+    // its input gradient is a ConvTranspose), head.conv 128 → 32, head.logits 32 → 3 (plain).
+    const g = buildZooModel({ arch: 'cnn7', head: 'heatmap', keypoints: ['a', 'b', 'c'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
+    const nodes = onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2, convBlock: 16 }).onnx).graph!.node!;
+    const blocked = nodes.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').map((n) => n.output![0]);
+    // Forward: conv2, conv3, head.conv; input gradients: head.conv's (32 → 128) and conv2's (64 → 64).
+    assert.equal(blocked.length, 5, blocked.join(', '));
+    const plainSteps = onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2 }).onnx).graph!.node!;
+    assert.equal(plainSteps.filter((n) => n.domain === 'com.microsoft.nchwc').length, 0);
+  });
+});

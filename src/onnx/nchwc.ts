@@ -10,6 +10,11 @@ export interface ConvWindow {
   dilations: [number, number];
 }
 
+/** Whether `emitConv` takes the blocked kernels for these [input, output] channel counts. */
+export function blocks([ci, co]: [number, number], block: number): boolean {
+  return block > 1 && ci % block === 0 && co % block === 0;
+}
+
 /**
  * A group-1 2-D Conv, through onnxruntime's blocked-layout (NCHWc) kernels when `block` > 1 and both
  * channel counts are multiples of it, else a plain Conv. onnxruntime's optimiser makes that layout
@@ -21,10 +26,10 @@ export interface ConvWindow {
 export function emitConv(e: OnnxEmitter, x: string, w: string, bias: string | undefined, win: ConvWindow, channels: [number, number], block: number): string {
   const [ci, co] = channels;
   const ins = bias === undefined ? [x, w] : [x, w, bias];
-  if (block <= 1 || ci % block !== 0 || co % block !== 0) return e.op('Conv', ins, { ...win });
+  if (!blocks(channels, block)) return e.op('Conv', ins, { ...win });
   const [kh, kw] = win.kernel_shape;
-  const blocks = e.op('Reshape', [w, e.ints([co / block, block, ci / block, block, kh * kw])]);
-  const reordered = e.op('Reshape', [e.op('Transpose', [blocks], { perm: [0, 2, 4, 3, 1] }), e.ints([co, ci, kh, kw])]);
+  const tiles = e.op('Reshape', [w, e.ints([co / block, block, ci / block, block, kh * kw])]);
+  const reordered = e.op('Reshape', [e.op('Transpose', [tiles], { perm: [0, 2, 4, 3, 1] }), e.ints([co, ci, kh, kw])]);
   const xb = e.contrib('ReorderInput', [x], {}, 'com.microsoft.nchwc');
   const yb = e.contrib('Conv', [xb, reordered, ...(bias === undefined ? [] : [bias])], { ...win }, 'com.microsoft.nchwc');
   return e.contrib('ReorderOutput', [yb], { channels: co }, 'com.microsoft.nchwc');

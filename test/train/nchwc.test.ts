@@ -67,15 +67,17 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     });
   });
 
-  it('are used for group-1 convolutions whose channel counts are multiples of the block, forward and input gradient, and nowhere else', () => {
-    // cnn7: conv1 3 → 64 (its input is the image: plain), conv2 64 → 64, conv3 64 → 128 stride 2 (forward only:
-    // its input gradient is a ConvTranspose), head.conv 128 → 32, head.logits 32 → 3 (plain).
+  it('are used for group-1 convolutions whose channel counts are multiples of the block, forward and input gradient (by phases at stride 2), and nowhere else', () => {
+    // cnn7: conv1 3 → 64 (its input is the image: plain), conv2 64 → 64, conv3 64 → 128 stride 2,
+    // head.conv 128 → 32, head.logits 32 → 3 (plain).
     const g = buildZooModel({ arch: 'cnn7', head: 'heatmap', keypoints: ['a', 'b', 'c'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
     const nodes = onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2, convBlock: 16 }).onnx).graph!.node!;
     const blocked = nodes.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').map((n) => n.output![0]);
-    // Forward: conv2, conv3, head.conv; input gradients: head.conv's (32 → 128) and conv2's (64 → 64).
-    assert.equal(blocked.length, 5, blocked.join(', '));
+    // Forward: conv2, conv3, head.conv; input gradients: head.conv's and conv2's, and conv3's by its 2 × 2 phases.
+    assert.equal(blocked.length, 9, blocked.join(', '));
+    assert.equal(nodes.filter((n) => n.opType === 'ConvTranspose').length, 0);
     const plainSteps = onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2 }).onnx).graph!.node!;
     assert.equal(plainSteps.filter((n) => n.domain === 'com.microsoft.nchwc').length, 0);
+    assert.equal(plainSteps.filter((n) => n.opType === 'ConvTranspose').length, 1);
   });
 });

@@ -172,7 +172,9 @@ export const matmulGrad: GradRule = {
 
 /**
  * BatchNormalization in training mode: normalised by the batch's mean and (biased) variance per
- * channel; the running statistics move BN_MOMENTUM towards them.
+ * channel; the running statistics move BN_MOMENTUM towards them. The normalised input x̂ = (x − μ)·inv
+ * is never written: the output is (x − μ)·(inv·scale) + shift and the backward pass scales the
+ * centred input per channel, one pass over the activations fewer per BatchNorm.
  */
 export const batchNormGrad: GradRule = {
   params: [1, 2],
@@ -186,27 +188,29 @@ export const batchNormGrad: GradRule = {
     const centred = e.op('Sub', [ins[0]!, mean]);
     const variance = e.op('Div', [e.op('ReduceSum', [e.op('Mul', [centred, centred]), axes], { keepdims: 1 }), count]);
     const inv = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [variance, e.scalar(floatAttr(node, 'epsilon', 1e-5))])])]);
-    const xhat = e.op('Mul', [centred, inv]);
-    const out = e.op('Add', [e.op('Mul', [xhat, e.op('Reshape', [ins[1]!, cs])]), e.op('Reshape', [ins[2]!, cs])]);
+    const gain = e.op('Mul', [inv, e.op('Reshape', [ins[1]!, cs])]);
+    const out = e.op('Add', [e.op('Mul', [centred, gain]), e.op('Reshape', [ins[2]!, cs])]);
     const c = e.ints([shape[1]!]);
     const moved = (running: string, batch: string) =>
       e.op('Add', [e.op('Mul', [running, e.scalar(1 - BN_MOMENTUM)]), e.op('Mul', [e.op('Reshape', [batch, c]), e.scalar(BN_MOMENTUM)])]);
-    return { out, saved: { xhat, inv }, updates: new Map([[3, moved(ins[3]!, mean)], [4, moved(ins[4]!, variance)]]) };
+    return { out, saved: { centred, inv, gain }, updates: new Map([[3, moved(ins[3]!, mean)], [4, moved(ins[4]!, variance)]]) };
   },
-  backward({ e, ins, inShapes }, f, dy, needs) {
+  backward({ e, inShapes }, f, dy, needs) {
     const shape = inShapes[0]!;
     const axes = e.ints(nonChannelAxes(shape));
     const cs = e.ints(channelShape(shape));
-    const { xhat, inv } = f.saved as { xhat: string; inv: string };
+    const { centred, inv, gain } = f.saved as { centred: string; inv: string; gain: string };
     const dshift = e.op('ReduceSum', [dy, axes], { keepdims: 0 });
-    const dscale = e.op('ReduceSum', [e.op('Mul', [dy, xhat]), axes], { keepdims: 0 });
+    // Σ dy·x̂ = inv·Σ dy·(x − μ), per channel.
+    const dyCentred = e.op('ReduceSum', [e.op('Mul', [dy, centred]), axes], { keepdims: 1 });
+    const dscale = e.op('Reshape', [e.op('Mul', [dyCentred, inv]), e.ints([shape[1]!])]);
     let dx: string | undefined;
     if (needs[0]) {
-      // dx = scale·inv·(dy − mean(dy) − x̂·mean(dy·x̂)): the means are the shift's and scale's gradients over the count.
+      // dx = scale·inv·(dy − mean(dy) − x̂·mean(dy·x̂)), with x̂·mean(dy·x̂) = (x − μ)·inv²·Σ dy·(x − μ) / count.
       const perCount = e.scalar(1 / shape.reduce((p, d, i) => (i === 1 ? p : p * d), 1));
-      const along = (v: string) => e.op('Reshape', [e.op('Mul', [v, perCount]), cs]);
-      const centred = e.op('Sub', [e.op('Sub', [dy, e.op('Mul', [xhat, along(dscale)])]), along(dshift)]);
-      dx = e.op('Mul', [centred, e.op('Mul', [inv, e.op('Reshape', [ins[1]!, cs])])]);
+      const slope = e.op('Mul', [e.op('Mul', [dyCentred, e.op('Mul', [inv, inv])]), perCount]);
+      const offset = e.op('Reshape', [e.op('Mul', [dshift, perCount]), cs]);
+      dx = e.op('Mul', [e.op('Sub', [e.op('Sub', [dy, e.op('Mul', [centred, slope])]), offset]), gain]);
     }
     return [dx, needs[1] ? dscale : undefined, needs[2] ? dshift : undefined];
   },

@@ -76,6 +76,8 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     // Forward: conv2, conv3, head.conv; input gradients: head.conv's and conv2's, and conv3's by its 2 × 2 phases.
     assert.equal(blocked.length, 9, blocked.join(', '));
     assert.equal(nodes.filter((n) => n.opType === 'ConvTranspose').length, 0);
+    // Each value is reordered to blocks once: the phases share conv3's output gradient.
+    assert.equal(nodes.filter((n) => n.opType === 'ReorderInput').length, 6);
     const plainSteps = onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2 }).onnx).graph!.node!;
     assert.equal(plainSteps.filter((n) => n.domain === 'com.microsoft.nchwc').length, 0);
     assert.equal(plainSteps.filter((n) => n.opType === 'ConvTranspose').length, 1);

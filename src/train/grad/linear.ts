@@ -119,7 +119,7 @@ function convInputGrad(ctx: GradContext, dy: string): string {
   return e.op('ConvTranspose', [dy, ins[1]!], { kernel_shape: [kh, kw], strides: [sh, sw], pads, dilations: [dh, dw], group, output_padding: outputPadding });
 }
 
-/** Conv: input gradient by the adjoint convolution, weight gradient by im2col, bias gradient by summing. */
+/** Conv: forward and input gradient (the adjoint convolution) through blocked kernels where they apply, weight gradient by shifted copies and a GEMM, bias gradient by summing. */
 export const convGrad: GradRule = {
   params: [1, 2],
   forward(ctx) {

@@ -138,7 +138,8 @@ export class OnnxEmitter {
     return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
   }
 
-  private memo(key: string, make: () => string): string {
+  /** The value `make` emits, made once per key and shared between uses (constants, rearranged weights, blocked copies). */
+  memo(key: string, make: () => string): string {
     let v = this.cache.get(key);
     if (v === undefined) {
       v = make();

@@ -15,9 +15,6 @@ export function blocks([ci, co]: [number, number], block: number): boolean {
   return block > 1 && ci % block === 0 && co % block === 0;
 }
 
-/** Each emitter's blocked copies of values, so Convs reading one value (a strided gradient's phases) reorder it once. */
-const blockedCopies = new WeakMap<OnnxEmitter, Map<string, string>>();
-
 /**
  * A group-1 2-D Conv, through onnxruntime's blocked-layout (NCHWc) kernels when `block` > 1 and both
  * channel counts are multiples of it, else a plain Conv. onnxruntime's optimiser makes that layout
@@ -31,12 +28,13 @@ export function emitConv(e: OnnxEmitter, x: string, w: string, bias: string | un
   const ins = bias === undefined ? [x, w] : [x, w, bias];
   if (!blocks(channels, block)) return e.op('Conv', ins, { ...win });
   const [kh, kw] = win.kernel_shape;
-  const tiles = e.op('Reshape', [w, e.ints([co / block, block, ci / block, block, kh * kw])]);
-  const filter = e.op('Reshape', [e.op('Transpose', [tiles], { perm: [0, 2, 4, 3, 1] }), e.ints([co, ci, kh, kw])]);
-  let byValue = blockedCopies.get(e);
-  if (!byValue) blockedCopies.set(e, (byValue = new Map()));
-  const xb = byValue.get(x) ?? e.contrib('ReorderInput', [x], {}, 'com.microsoft.nchwc');
-  byValue.set(x, xb);
+  // Made once per value: a weight read by two passes (the regularisers' perturbed one), an input read
+  // by several Convs (a strided gradient's phases, a block's input and its shortcut).
+  const filter = e.memo(`nchwc-filter ${block} ${w}`, () => {
+    const tiles = e.op('Reshape', [w, e.ints([co / block, block, ci / block, block, kh * kw])]);
+    return e.op('Reshape', [e.op('Transpose', [tiles], { perm: [0, 2, 4, 3, 1] }), e.ints([co, ci, kh, kw])]);
+  });
+  const xb = e.memo(`nchwc-input ${x}`, () => e.contrib('ReorderInput', [x], {}, 'com.microsoft.nchwc'));
   const yb = e.contrib('Conv', [xb, filter, ...(bias === undefined ? [] : [bias])], { ...win }, 'com.microsoft.nchwc');
   return e.contrib('ReorderOutput', [yb], { channels: co }, 'com.microsoft.nchwc');
 }

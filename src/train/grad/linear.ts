@@ -68,17 +68,17 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
  * them (a 1 × 1 kernel at stride 2), the input is not a multiple of the stride, or the channels do
  * not fill the blocks.
  */
-function phasedInputGrad(ctx: GradContext, dy: string): string | undefined {
+function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof convWindow>): string | undefined {
   const { e, ins, inShapes, outShape } = ctx;
-  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads } = convWindow(ctx);
+  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads, group } = win;
   const [n, ci, h, w] = inShapes[0]!;
   const [co] = inShapes[1]!;
   const [, , ho, wo] = outShape;
-  if (!blocks([co!, ci!], ctx.convBlock)) return undefined;
+  if (group !== 1 || !blocks([co!, ci!], ctx.convBlock)) return undefined;
   const rows = adjointPhases(sh, kh, dh, pads[0], h!, ho!);
   const cols = adjointPhases(sw, kw, dw, pads[1], w!, wo!);
   if (!rows || !cols || [...rows, ...cols].some((p) => p.len !== p.taps.length)) return undefined;
-  const swapped = e.op('Transpose', [ins[1]!], { perm: [1, 0, 2, 3] });
+  const swapped = e.memo(`conv-swap ${ins[1]}`, () => e.op('Transpose', [ins[1]!], { perm: [1, 0, 2, 3] }));
   const [hp, wp] = [h! / sh, w! / sw];
   const grid = rows.map((ry) => {
     const tapRows = e.op('Gather', [swapped, e.ints(ry.taps.map((t) => t.k))], { axis: 2 });
@@ -100,20 +100,24 @@ function phasedInputGrad(ctx: GradContext, dy: string): string | undefined {
  */
 function convInputGrad(ctx: GradContext, dy: string): string {
   const { e, ins, inShapes, outShape } = ctx;
-  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads, group } = convWindow(ctx);
+  const win = convWindow(ctx);
+  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads, group } = win;
   const [, ci, h, w] = inShapes[0]!;
   const [co] = inShapes[1]!;
   const [, , ho, wo] = outShape;
   const reach = [(kh - 1) * dh, (kw - 1) * dw];
   const flipPads = [reach[0]! - pads[0], reach[1]! - pads[1], reach[0]! - pads[2], reach[1]! - pads[3]];
   if (sh === 1 && sw === 1 && flipPads.every((p) => p >= 0)) {
-    const flipped = e.op('Slice', [ins[1]!, e.ints([-1, -1]), e.ints([-kh - 1, -kw - 1]), e.ints([2, 3]), e.ints([-1, -1])]);
-    const grouped = e.op('Reshape', [flipped, e.ints([group, co! / group, ci! / group, kh, kw])]);
-    const swapped = e.op('Reshape', [e.op('Transpose', [grouped], { perm: [0, 2, 1, 3, 4] }), e.ints([ci!, co! / group, kh, kw])]);
+    // One flipped kernel per weight, whichever passes (clean, perturbed) reach it.
+    const swapped = e.memo(`conv-adjoint ${ins[1]}`, () => {
+      const flipped = e.op('Slice', [ins[1]!, e.ints([-1, -1]), e.ints([-kh - 1, -kw - 1]), e.ints([2, 3]), e.ints([-1, -1])]);
+      const grouped = e.op('Reshape', [flipped, e.ints([group, co! / group, ci! / group, kh, kw])]);
+      return e.op('Reshape', [e.op('Transpose', [grouped], { perm: [0, 2, 1, 3, 4] }), e.ints([ci!, co! / group, kh, kw])]);
+    });
     if (blockable(ctx)) return emitConv(e, dy, swapped, undefined, { kernel_shape: [kh, kw], pads: flipPads, strides: [1, 1], dilations: [dh, dw] }, [co!, ci!], ctx.convBlock);
     return e.op('Conv', [dy, swapped], { kernel_shape: [kh, kw], pads: flipPads, dilations: [dh, dw], group });
   }
-  const phased = blockable(ctx) ? phasedInputGrad(ctx, dy) : undefined;
+  const phased = phasedInputGrad(ctx, dy, win);
   if (phased) return phased;
   const outputPadding = [h! - (sh * (ho! - 1) + reach[0]! + 1 - pads[0] - pads[2]), w! - (sw * (wo! - 1) + reach[1]! + 1 - pads[1] - pads[3])];
   return e.op('ConvTranspose', [dy, ins[1]!], { kernel_shape: [kh, kw], strides: [sh, sw], pads, dilations: [dh, dw], group, output_padding: outputPadding });

@@ -1,11 +1,14 @@
 // Training throughput and peak memory of every zoo architecture, luxcert beside PyTorch: the same
 // graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each configuration run in its own
-// process (so peak memory is its own), luxcert and PyTorch interleaved so machine drift hits both.
+// process (so peak memory is its own), luxcert and PyTorch interleaved so machine drift hits both:
+// each configuration runs in rounds, alternating which side goes first (ABBA), and each side's best
+// round is reported (the round least disturbed by whatever else the machine did), with every
+// round's ratio beside it.
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
 // training step, about three forward passes, can approach).
 // Also what moving the training state across the JavaScript boundary costs per step.
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2]
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --rounds 2]
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,9 +28,11 @@ import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
-    heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, one: { type: 'string' },
+    heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '2' }, one: { type: 'string' },
   },
 });
+if (!Number.isInteger(Number(values.rounds)) || Number(values.rounds) < 1) throw new Error(`--rounds must be a whole number ≥ 1, not '${values.rounds}'`);
 const KEYPOINTS = ['a', 'b', 'c', 'd'];
 
 /** One configuration of the bench. */
@@ -111,6 +116,13 @@ function pytorchSide(python: string, c: Config, dir: string): Measured & { torch
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured & { torch: string };
 }
 
+/** luxcert's side of one round, in a child process of its own (so its peak memory is its own). */
+function luxcertChild(c: Config): Awaited<ReturnType<typeof luxcertSide>> {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), '--threads', values.threads!], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`luxcert side failed on ${c.arch}/${c.head}/${c.size}: ${child.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof luxcertSide>>;
+}
+
 /** A python3 that imports torch (Debian's is /usr/bin/python3; a pyenv shim on PATH may lack it), or undefined. */
 function findTorch(): string | undefined {
   return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
@@ -121,20 +133,27 @@ if (values.one !== undefined) {
 } else {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
-  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'state crossing ms / step ms']];
+  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'state crossing ms / step ms']];
   let torchVersion = 'not installed';
   try {
     for (const size of values.sizes!.split(',').map(Number)) {
       for (const arch of values.archs!.split(',') as Arch[]) {
         for (const head of values.heads!.split(',') as Config['head'][]) {
           const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds) };
-          const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), '--threads', values.threads!], { encoding: 'utf8' });
-          if (child.status !== 0) throw new Error(`luxcert side failed on ${arch}/${head}/${size}: ${child.stderr.trim().split('\n').pop()}`);
-          const lx = JSON.parse(child.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof luxcertSide>>;
-          const pt = python ? pytorchSide(python, c, dir) : undefined;
+          const lxRounds: Awaited<ReturnType<typeof luxcertSide>>[] = [];
+          const ptRounds: (Measured & { torch: string })[] = [];
+          for (let r = 0; r < Number(values.rounds); r++) {
+            const sides = [() => { lxRounds.push(luxcertChild(c)); }, ...(python ? [() => { ptRounds.push(pytorchSide(python, c, dir)); }] : [])];
+            for (const side of r % 2 === 0 ? sides : sides.reverse()) side();
+          }
+          const best = <T extends Measured>(ms: T[]) => ms.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+          const peak = (ms: Measured[]) => Math.max(...ms.map((m) => m.peakMiB));
+          const lx = { ...best(lxRounds), peakMiB: peak(lxRounds) };
+          const pt = ptRounds.length > 0 ? { ...best(ptRounds), peakMiB: peak(ptRounds) } : undefined;
           if (pt) torchVersion = pt.torch;
+          const perRound = pt ? lxRounds.map((l, i) => (l.imagesPerSecond / ptRounds[i]!.imagesPerSecond).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
+          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', perRound, lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -142,7 +161,7 @@ if (values.one !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
+  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement, best of ${values.rounds} alternating rounds; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
   console.log(`| ${rows[0]!.join(' | ')} |`);
   console.log(`|${rows[0]!.map(() => '---|').join('')}`);
   for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);

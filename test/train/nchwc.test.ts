@@ -82,4 +82,16 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     assert.equal(plainSteps.filter((n) => n.domain === 'com.microsoft.nchwc').length, 0);
     assert.equal(plainSteps.filter((n) => n.opType === 'ConvTranspose').length, 1);
   });
+
+  it('give strided input gradients whose channels do not fill the blocks their phases as plain Convs', () => {
+    // tiny: conv2 8 → 16 and conv3 16 → 24, both 3 × 3 at stride 2; neither fills blocks of 16.
+    const g = buildZooModel({ arch: 'tiny', head: 'regression', keypoints: ['a', 'b'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
+    const ops = (convBlock?: number) => onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'tiny'), batch: 2, ...(convBlock ? { convBlock } : {}) }).onnx).graph!.node!.map((n) => `${n.domain ?? ''}:${n.opType}`);
+    const cpu = ops(16);
+    assert.equal(cpu.filter((o) => o.endsWith('ConvTranspose')).length, 0);
+    assert.equal(cpu.filter((o) => o.startsWith('com.microsoft.nchwc')).length, 0);
+    // Forward 3, conv2's and conv3's 2 × 2 phases, one patch copy (im2col) per weight gradient.
+    assert.equal(cpu.filter((o) => o === ':Conv').length, 3 + 2 * 4 + 3);
+    assert.equal(ops().filter((o) => o.endsWith('ConvTranspose')).length, 2);
+  });
 });

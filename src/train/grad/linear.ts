@@ -1,7 +1,7 @@
 import { LuxcertError } from '../../core/errors.ts';
 import { floatAttr, intAttr } from '../../graph/attrs.ts';
 import { adjointPhases, window2d } from '../../graph/ops/spatial.ts';
-import { blocks, emitConv } from '../../onnx/nchwc.ts';
+import { emitConv } from '../../onnx/nchwc.ts';
 import { channelShape, nonChannelAxes, unbroadcast, type GradContext, type GradRule } from './rule.ts';
 
 /** BatchNorm running statistics move this far towards each batch's (PyTorch's momentum 0.1). */
@@ -63,10 +63,10 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
  * A strided group-1 Conv's input gradient by phases (`adjointPhases`, as the certifier's backward
  * tail crosses strided convolutions): input row s·P + r receives from the output gradient through
  * the taps of phase r only, so each of the sh × sw phases is a small stride-1 Conv over dy (its
- * kernel gathered from the weight's taps, channel axes swapped) through the blocked kernels, and the
- * phases interleave into the input's grid. Undefined where a phase has no taps or a gap between
- * them (a 1 × 1 kernel at stride 2), the input is not a multiple of the stride, or the channels do
- * not fill the blocks.
+ * kernel gathered from the weight's taps, channel axes swapped) through the blocked kernels where
+ * the channels fill the blocks (plain Convs where not), and the phases interleave into the input's
+ * grid. Undefined where a phase has no taps or a gap between them (a 1 × 1 kernel at stride 2) or
+ * the input is not a multiple of the stride.
  */
 function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof convWindow>): string | undefined {
   const { e, ins, inShapes, outShape } = ctx;
@@ -74,7 +74,7 @@ function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof co
   const [n, ci, h, w] = inShapes[0]!;
   const [co] = inShapes[1]!;
   const [, , ho, wo] = outShape;
-  if (group !== 1 || !blocks([co!, ci!], ctx.convBlock)) return undefined;
+  if (group !== 1) return undefined;
   const rows = adjointPhases(sh, kh, dh, pads[0], h!, ho!);
   const cols = adjointPhases(sw, kw, dw, pads[1], w!, wo!);
   if (!rows || !cols || [...rows, ...cols].some((p) => p.len !== p.taps.length)) return undefined;
@@ -94,9 +94,10 @@ function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof co
 
 /**
  * The Conv's input gradient: a Conv with the kernel flipped and its channel axes swapped where the
- * stride is 1 (onnxruntime's ConvTranspose was 1.4–1.6× slower there); where the convolutions are
- * blocked, by phases at a stride (1.1–1.4× faster than ConvTranspose on the zoo's shapes);
- * ConvTranspose otherwise.
+ * stride is 1 (onnxruntime's ConvTranspose was 1.4–1.6× slower there); at a stride, on the CPU
+ * provider (where `convBlock` > 1), by phases: 1.1–1.4× faster than ConvTranspose on the zoo's
+ * blocked shapes, and the tiny model's step 8–13 % faster with its unblocked 8 → 16 convolution's
+ * phases as plain Convs; ConvTranspose otherwise (CUDA: cuDNN's own backward-data kernel).
  */
 function convInputGrad(ctx: GradContext, dy: string): string {
   const { e, ins, inShapes, outShape } = ctx;
@@ -117,7 +118,7 @@ function convInputGrad(ctx: GradContext, dy: string): string {
     if (blockable(ctx)) return emitConv(e, dy, swapped, undefined, { kernel_shape: [kh, kw], pads: flipPads, strides: [1, 1], dilations: [dh, dw] }, [co!, ci!], ctx.convBlock);
     return e.op('Conv', [dy, swapped], { kernel_shape: [kh, kw], pads: flipPads, dilations: [dh, dw], group });
   }
-  const phased = phasedInputGrad(ctx, dy, win);
+  const phased = ctx.convBlock > 1 ? phasedInputGrad(ctx, dy, win) : undefined;
   if (phased) return phased;
   const outputPadding = [h! - (sh * (ho! - 1) + reach[0]! + 1 - pads[0] - pads[2]), w! - (sw * (wo! - 1) + reach[1]! + 1 - pads[1] - pads[3])];
   return e.op('ConvTranspose', [dy, ins[1]!], { kernel_shape: [kh, kw], strides: [sh, sw], pads, dilations: [dh, dw], group, output_padding: outputPadding });

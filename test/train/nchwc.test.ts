@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../../src/core/random.ts';
 import { OnnxEmitter } from '../../src/onnx/emit.ts';
-import { emitConv, nchwcBlock, type ConvWindow } from '../../src/onnx/nchwc.ts';
+import { blockedChannels, emitConv, nchwcBlock, type ConvWindow } from '../../src/onnx/nchwc.ts';
 import { onnx } from '../../src/onnx/proto.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
@@ -27,47 +27,64 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     assert.equal(await nchwcBlock(), expected);
   });
 
-  it('compute what the plain Conv computes: strides, dilation, uneven pads, 1×1 and 3×2 kernels, with and without bias', async (t) => {
+  it('compute what the plain Conv computes: strides, dilation, uneven pads, 1×1 and 3×2 kernels, with and without bias, channel counts padded to whole blocks', async (t) => {
     const block = await nchwcBlock();
     if (block === 1) return t.skip('onnxruntime has no NCHWc kernels on this CPU');
     const rng = new Rng(3);
     const rand = (n: number) => Float32Array.from({ length: n }, () => rng.next() - 0.5);
-    const [ci, co] = [2 * block, block];
-    const cases: { win: ConvWindow; bias: boolean }[] = [
+    const windows: { win: ConvWindow; bias: boolean }[] = [
       { win: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1], dilations: [1, 1] }, bias: true },
       { win: { kernel_shape: [3, 3], pads: [1, 0, 2, 1], strides: [2, 2], dilations: [1, 1] }, bias: false },
       { win: { kernel_shape: [3, 3], pads: [2, 2, 2, 2], strides: [1, 1], dilations: [2, 2] }, bias: true },
       { win: { kernel_shape: [1, 1], pads: [0, 0, 0, 0], strides: [2, 2], dilations: [1, 1] }, bias: true },
       { win: { kernel_shape: [3, 2], pads: [1, 0, 1, 1], strides: [1, 2], dilations: [1, 1] }, bias: false },
     ];
+    // Whole blocks, and both counts padded (24 → 12 with blocks of 16: inputs by 8, outputs by 4).
+    const channelPairs: [number, number][] = [[2 * block, block], [block + block / 2, (3 * block) / 4]];
+    const cases = channelPairs.flatMap((channels) => windows.map((w) => ({ ...w, channels })));
     const e = new OnnxEmitter('conv_forms');
-    const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', rand(2 * ci * 9 * 10), [2, ci, 9, 10]) };
-    e.input('x', [2, ci, 9, 10]);
-    cases.forEach(({ win, bias }, i) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [ci] of channelPairs) {
+      feeds[`x${ci}`] = new ort.Tensor('float32', rand(2 * ci * 9 * 10), [2, ci, 9, 10]);
+      e.input(`x${ci}`, [2, ci, 9, 10]);
+    }
+    cases.forEach(({ win, bias, channels: [ci, co] }, i) => {
       feeds[`w${i}`] = new ort.Tensor('float32', rand(co * ci * win.kernel_shape[0] * win.kernel_shape[1]), [co, ci, ...win.kernel_shape]);
       e.input(`w${i}`, [co, ci, ...win.kernel_shape]);
       if (bias) {
         feeds[`b${i}`] = new ort.Tensor('float32', rand(co), [co]);
         e.input(`b${i}`, [co]);
       }
-      e.output(emitConv(e, 'x', `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], 1), `plain${i}`);
-      e.output(emitConv(e, 'x', `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], block), `blocked${i}`);
+      e.output(emitConv(e, `x${ci}`, `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], 1), `plain${i}`);
+      e.output(emitConv(e, `x${ci}`, `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], block), `blocked${i}`);
     });
     const bytes = e.encode();
-    assert.equal(onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').length, cases.length);
+    const expectedBlocked = cases.filter((c) => blockedChannels(c.channels, block)).length;
+    assert.ok(expectedBlocked >= windows.length);
+    assert.equal(onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').length, expectedBlocked);
     const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
     const out = await s.run(feeds);
     await s.release();
-    cases.forEach((_, i) => {
+    cases.forEach(({ channels }, i) => {
       const p = out[`plain${i}`]!;
       const q = out[`blocked${i}`]!;
-      assert.deepEqual(q.dims, p.dims, `case ${i}`);
+      assert.deepEqual(q.dims, p.dims, `case ${i} (${channels.join(' → ')})`);
       const worst = Math.max(...(p.data as Float32Array).map((v, j) => Math.abs(v - (q.data as Float32Array)[j]!)));
-      assert.ok(worst <= 1e-5, `case ${i}: max difference ${worst}`);
+      assert.ok(worst <= 1e-5, `case ${i} (${channels.join(' → ')}): max difference ${worst}`);
     });
   });
 
-  it('are used for group-1 convolutions whose channel counts are multiples of the block, forward and input gradient (by phases at stride 2), and nowhere else', () => {
+  it('pad channel counts only where the measured rule says it pays', () => {
+    assert.deepEqual(blockedChannels([32, 64], 16), [32, 64]);
+    assert.deepEqual(blockedChannels([16, 24], 16), [16, 32]);
+    assert.deepEqual(blockedChannels([24, 8], 16), [32, 16]);
+    assert.equal(blockedChannels([8, 16], 16), undefined, 'inputs doubled');
+    assert.equal(blockedChannels([32, 4], 16), undefined, 'outputs quadrupled');
+    assert.equal(blockedChannels([3, 16], 16), undefined, 'ReorderInput takes multiples of 4');
+    assert.equal(blockedChannels([32, 32], 1), undefined, 'no blocked kernels');
+  });
+
+  it('are used for group-1 convolutions whose channel counts fill the blocks, forward and input gradient (by phases at stride 2), and nowhere else', () => {
     // cnn7: conv1 3 → 64 (its input is the image: plain), conv2 64 → 64, conv3 64 → 128 stride 2,
     // head.conv 128 → 32, head.logits 32 → 3 (plain).
     const g = buildZooModel({ arch: 'cnn7', head: 'heatmap', keypoints: ['a', 'b', 'c'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
@@ -83,15 +100,18 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     assert.equal(plainSteps.filter((n) => n.opType === 'ConvTranspose').length, 1);
   });
 
-  it('give strided input gradients whose channels do not fill the blocks their phases as plain Convs', () => {
-    // tiny: conv2 8 → 16 and conv3 16 → 24, both 3 × 3 at stride 2; neither fills blocks of 16.
+  it('pad channel counts to whole blocks where that pays, and give every strided input gradient its phases on the CPU', () => {
+    // tiny: conv1 3 → 8 (image: plain), conv2 8 → 16 at stride 2 (inputs would double: plain),
+    // conv3 16 → 24 at stride 2 (outputs padded to 32), no head convolution (regression).
     const g = buildZooModel({ arch: 'tiny', head: 'regression', keypoints: ['a', 'b'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
-    const ops = (convBlock?: number) => onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'tiny'), batch: 2, ...(convBlock ? { convBlock } : {}) }).onnx).graph!.node!.map((n) => `${n.domain ?? ''}:${n.opType}`);
-    const cpu = ops(16);
-    assert.equal(cpu.filter((o) => o.endsWith('ConvTranspose')).length, 0);
-    assert.equal(cpu.filter((o) => o.startsWith('com.microsoft.nchwc')).length, 0);
-    // Forward 3, conv2's and conv3's 2 × 2 phases, one patch copy (im2col) per weight gradient.
-    assert.equal(cpu.filter((o) => o === ':Conv').length, 3 + 2 * 4 + 3);
-    assert.equal(ops().filter((o) => o.endsWith('ConvTranspose')).length, 2);
+    const nodes = (convBlock?: number) => onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'tiny'), batch: 2, ...(convBlock ? { convBlock } : {}) }).onnx).graph!.node!;
+    const cpu = nodes(16);
+    const convs = (domain: string) => cpu.filter((n) => n.opType === 'Conv' && (n.domain ?? '') === domain).length;
+    assert.equal(cpu.filter((n) => n.opType === 'ConvTranspose').length, 0);
+    // Blocked: conv3's forward, its 2 × 2 phases (24 → 16, inputs padded to 32) and conv2's (16 → 8, outputs padded to 16).
+    assert.equal(convs('com.microsoft.nchwc'), 1 + 4 + 4);
+    // Plain: conv1's and conv2's forward, one patch copy (im2col) per weight gradient.
+    assert.equal(convs(''), 2 + 3);
+    assert.equal(nodes().filter((n) => n.opType === 'ConvTranspose').length, 2);
   });
 });

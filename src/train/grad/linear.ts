@@ -63,10 +63,10 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
  * A strided group-1 Conv's input gradient by phases (`adjointPhases`, as the certifier's backward
  * tail crosses strided convolutions): input row s·P + r receives from the output gradient through
  * the taps of phase r only, so each of the sh × sw phases is a small stride-1 Conv over dy (its
- * kernel gathered from the weight's taps, channel axes swapped) through the blocked kernels where
- * the channels fill the blocks (plain Convs where not), and the phases interleave into the input's
- * grid. Undefined where a phase has no taps or a gap between them (a 1 × 1 kernel at stride 2) or
- * the input is not a multiple of the stride.
+ * kernel gathered from the weight's taps, channel axes swapped) through `emitConv` (blocked where
+ * `blockedChannels` allows, plain Convs where not), and the phases interleave into the input's grid.
+ * Undefined where a phase has no taps or a gap between them (a 1 × 1 kernel at stride 2) or the
+ * input is not a multiple of the stride.
  */
 function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof convWindow>): string | undefined {
   const { e, ins, inShapes, outShape } = ctx;
@@ -96,8 +96,8 @@ function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof co
  * The Conv's input gradient: a Conv with the kernel flipped and its channel axes swapped where the
  * stride is 1 (onnxruntime's ConvTranspose was 1.4–1.6× slower there); at a stride, on the CPU
  * provider (where `convBlock` > 1), by phases: 1.1–1.4× faster than ConvTranspose on the zoo's
- * blocked shapes, and the tiny model's step 8–13 % faster with its unblocked 8 → 16 convolution's
- * phases as plain Convs; ConvTranspose otherwise (CUDA: cuDNN's own backward-data kernel).
+ * blocked shapes, and the tiny model's step 8–13 % faster with its 8 → 16 and 16 → 24
+ * convolutions' phases as plain Convs; ConvTranspose otherwise (CUDA: cuDNN's own backward-data kernel).
  */
 function convInputGrad(ctx: GradContext, dy: string): string {
   const { e, ins, inShapes, outShape } = ctx;

@@ -15,8 +15,8 @@ export interface ConvWindow {
  * keeps the plain Conv. ReorderInput pads the input with zero channels itself (it takes multiples of
  * 4); the weight and bias are padded with zeros and ReorderOutput drops the extra outputs. Measured at
  * batch 32 (AVX-512, B = 16): padding the outputs pays up to twice their count (16 → 8: 1.35×,
- * 16 → 24: 1.47× the plain Conv), 4 → 16 does not (32 → 4, 1 × 1: 0.5×); padding the inputs pays by a
- * third (24 → 32: 1.26×), by half does not (8 → 16: 0.9–1.0×).
+ * 16 → 24: 1.47× the plain Conv), 4 → 16 does not (32 → 4, 1 × 1: 0.5×); padding the inputs pays when
+ * it adds a third (24 → 32: 1.26×), not when it doubles them (8 → 16: 0.9–1.0×).
  */
 export function blockedChannels([ci, co]: [number, number], block: number): [number, number] | undefined {
   if (block <= 1 || ci % 4 !== 0) return undefined;

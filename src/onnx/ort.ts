@@ -16,7 +16,7 @@ export interface OrtSessionOptions {
   /**
    * onnxruntime plans one buffer for all intermediates from the first run's allocations (default
    * true, onnxruntime's own default). A training step's hundreds of large intermediates made that
-   * plan 1.5× the memory the arena needs when allocating as it goes (cnn7 heatmap 64 px: 1,036 →
+   * plan 1.5–1.6× the memory the arena needs when allocating as it goes (cnn7 heatmap 64 px: 1,036 →
    * 636 MiB peak, resnet 424 → 285 MiB), at the same speed (−1.5 % to +3 %, alternating runs).
    */
   memoryPattern?: boolean;

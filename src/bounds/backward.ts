@@ -2,7 +2,7 @@ import { floatAttr, intAttr } from '../graph/attrs.ts';
 import { producers, type Graph, type Node } from '../graph/graph.ts';
 import { batchNormAffine } from '../graph/ops/batchnorm.ts';
 import { isOpName, type OpName } from '../graph/ops/registry.ts';
-import { adjointPhases, window2d, type Window2d } from '../graph/ops/spatial.ts';
+import { adjointPhases, interleavePhases, window2d, type InterleaveOps, type Window2d } from '../graph/ops/spatial.ts';
 import type { Bound, BoundEmitter } from './emitter.ts';
 import { isBound, type BoundInput } from './rules/rule.ts';
 
@@ -166,16 +166,13 @@ function adjointConv(ctx: TailContext, n: Node, a: Adjoint): (lam: string) => st
   }
   const weight = em.constant('tail', { dims: [a.cIn, cOutG, kh, kw], data: flipped });
   const attrs = { kernel_shape: a.win.kernel, dilations: a.win.dilations, pads, group: a.group };
-  // Zeros between rows and columns: [N, C, H, 1, W, 1] with s − 1 zero slices concatenated after it
-  // on axes 5 and 3 (onnxruntime's rank-6 Mul and broadcasts are slow: zeros are made at rank 4).
+  // Zeros between rows and columns: Λ as the grid's phase (0, 0), zeros in every other phase
+  // (onnxruntime's rank-6 Mul and broadcasts are slow: zeros are made at rank 4).
   const spread = (t: string) => {
     if (sh === 1 && sw === 1) return t;
-    const six = (x: string) => em.op('Reshape', [x], { shape: [-1, a.cOut, a.hOut, 1, a.wOut, 1] });
-    const zero = six(em.mul(t, em.scalar(0)));
-    const cat = (parts: string[], axis: number) => (parts.length === 1 ? parts[0]! : em.op('Concat', parts, { axis }));
-    const rows = (x: string) => cat([x, ...new Array<string>(sw - 1).fill(zero)], 5);
-    const grid = cat([rows(six(t)), ...new Array<string>(sh - 1).fill(rows(zero))], 3);
-    return em.op('Reshape', [grid], { shape: [-1, a.cOut, a.hOut * sh, a.wOut * sw] });
+    const zero = em.mul(t, em.scalar(0));
+    const grid = Array.from({ length: sh }, (_, r) => Array.from({ length: sw }, (_, c) => (r === 0 && c === 0 ? t : zero)));
+    return interleavePhases(grid, interleaveOps(em, a.cOut, a.hOut, a.wOut, sh, sw));
   };
   return (lam) => toRows(em.op('Conv', [spread(toSpatial(lam)), weight], attrs));
 }
@@ -211,12 +208,16 @@ function polyphase(ctx: TailContext, n: Node, a: Adjoint): ((lam: string) => str
     }
     return { weight: em.constant('tail', { dims: [a.cIn, cOutG, ry.len, rx.len], data }), attrs: { kernel_shape: [ry.len, rx.len], pads: [ry.pads[0], rx.pads[0], ry.pads[1], rx.pads[1]], group: a.group } };
   }));
-  const [hp, wp] = [a.hIn / sh, a.wIn / sw];
-  return (lam) => {
-    const six = (t: string) => em.op('Reshape', [t], { shape: [-1, a.cIn, hp, 1, wp, 1] });
-    const cat = (parts: string[], ax: number) => (parts.length === 1 ? parts[0]! : em.op('Concat', parts, { axis: ax }));
-    const grid = cat(kernels.map((row) => cat(row.map((k) => six(em.op('Conv', [lam, k.weight], k.attrs))), 5)), 3);
-    return em.op('Reshape', [grid], { shape: [-1, a.cIn, a.hIn, a.wIn] });
+  const ops = interleaveOps(em, a.cIn, a.hIn / sh, a.wIn / sw, sh, sw);
+  return (lam) => interleavePhases(kernels.map((row) => row.map((k) => em.op('Conv', [lam, k.weight], k.attrs))), ops);
+}
+
+/** `interleavePhases` in the bound graph: phases [N, c, h, w] into [N, c, h·sh, w·sw], the batch left to Reshape's −1. */
+function interleaveOps(em: BoundEmitter, c: number, h: number, w: number, sh: number, sw: number): InterleaveOps<string> {
+  return {
+    six: (t) => em.op('Reshape', [t], { shape: [-1, c, h, 1, w, 1] }),
+    four: (t) => em.op('Reshape', [t], { shape: [-1, c, h * sh, w * sw] }),
+    concat: (parts, axis) => em.op('Concat', parts, { axis }),
   };
 }
 

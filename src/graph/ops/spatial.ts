@@ -115,3 +115,21 @@ export function adjointPhases(s: number, k: number, d: number, pad: number, inSi
   }
   return phases;
 }
+
+/** How `interleavePhases` reaches its emitter: the rank-6 view [N, C, h, 1, w, 1] of a phase, the view [N, C, H, W] of the grid, and Concat. */
+export interface InterleaveOps<T> {
+  six: (phase: T) => T;
+  four: (grid: T) => T;
+  concat: (parts: T[], axis: number) => T;
+}
+
+/**
+ * Interleaves an sh × sw grid of phases, each [N, C, H/sh, W/sw], into [N, C, H, W]: phase (r, c)
+ * lands on rows sh·P + r and columns sw·Q + c, as rank-6 views concatenated on axis 5 (columns)
+ * then axis 3 (rows). The one layout the certifier's backward tail and the training step's strided
+ * gradients share.
+ */
+export function interleavePhases<T>(grid: T[][], ops: InterleaveOps<T>): T {
+  const cat = (parts: T[], axis: number) => (parts.length === 1 ? parts[0]! : ops.concat(parts, axis));
+  return ops.four(cat(grid.map((row) => cat(row.map(ops.six), 5)), 3));
+}

@@ -1,6 +1,6 @@
 import { LuxcertError } from '../../core/errors.ts';
 import { floatAttr, intAttr } from '../../graph/attrs.ts';
-import { adjointPhases, window2d } from '../../graph/ops/spatial.ts';
+import { adjointPhases, interleavePhases, window2d } from '../../graph/ops/spatial.ts';
 import { emitConv } from '../../onnx/nchwc.ts';
 import { channelShape, nonChannelAxes, unbroadcast, type GradContext, type GradRule } from './rule.ts';
 
@@ -85,11 +85,14 @@ function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof co
     return cols.map((rx) => {
       const kernel = e.op('Gather', [tapRows, e.ints(rx.taps.map((t) => t.k))], { axis: 3 });
       const win = { kernel_shape: [ry.len, rx.len] as [number, number], pads: [ry.pads[0], rx.pads[0], ry.pads[1], rx.pads[1]], strides: [1, 1] as [number, number], dilations: [1, 1] as [number, number] };
-      return e.op('Reshape', [emitConv(e, dy, kernel, undefined, win, [co!, ci!], ctx.convBlock), e.ints([n!, ci!, hp, 1, wp, 1])]);
+      return emitConv(e, dy, kernel, undefined, win, [co!, ci!], ctx.convBlock);
     });
   });
-  const cat = (parts: string[], axis: number) => (parts.length === 1 ? parts[0]! : e.op('Concat', parts, { axis }));
-  return e.op('Reshape', [cat(grid.map((row) => cat(row, 5)), 3), e.ints([n!, ci!, h!, w!])]);
+  return interleavePhases(grid, {
+    six: (t) => e.op('Reshape', [t, e.ints([n!, ci!, hp, 1, wp, 1])]),
+    four: (t) => e.op('Reshape', [t, e.ints([n!, ci!, h!, w!])]),
+    concat: (parts, axis) => e.op('Concat', parts, { axis }),
+  });
 }
 
 /**

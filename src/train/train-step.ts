@@ -78,7 +78,8 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   for (const name of statistics) weights.set(name, e.input(`s:${name}`, model.initializers.get(name)!.dims));
   for (const [name, t] of model.initializers) if (!weights.has(name)) weights.set(name, e.tensor(name, t));
   const trained = new Set(params.map((p) => weights.get(p)!));
-  const clean = emitForward(e, model, shapes, 'image', weights, trained, spec.convBlock ?? 1);
+  const convBlock = spec.convBlock ?? 1;
+  const clean = emitForward(e, model, shapes, 'image', weights, trained, convBlock);
   const head = emitHeadLoss(e, meta, clean.values.get(outName)!, shapes.get(outName)!);
   e.output(head.loss, 'loss');
   const seeds = new Map([[clean.values.get(outName)!, head.grad]]);
@@ -86,7 +87,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   if (reg) {
     const perturbedImage = e.op('Clip', [e.op('Add', [e.op('Mul', ['image', 'alpha']), 'beta']), e.scalar(0), e.scalar(1)]);
     // Its BatchNorm statistic updates are dropped: the perturbed pass only shapes the loss.
-    const perturbed = emitForward(e, model, shapes, perturbedImage, weights, trained, spec.convBlock ?? 1);
+    const perturbed = emitForward(e, model, shapes, perturbedImage, weights, trained, convBlock);
     passes.push(perturbed);
     const pair = (name: string) => {
       const a = clean.values.get(name);

@@ -13,8 +13,8 @@ function convWindow({ node, inShapes }: GradContext) {
   return { ...window2d(node, h!, w!, [kh!, kw!]), group: intAttr(node, 'group', 1) };
 }
 
-/** Whether a Conv of this node's group goes through `emitConv`'s blocked kernels (they take group 1 only). */
-const blockable = (ctx: GradContext) => ctx.convBlock > 1 && ctx.inShapes[0]!.length === 4 && convWindow(ctx).group === 1;
+/** Whether a 2-D Conv of this group goes through `emitConv` (the CPU provider's blocked kernels, which take group 1 only). */
+const viaEmitConv = (ctx: GradContext, group: number) => ctx.convBlock > 1 && group === 1;
 
 /** A one-hot depthwise kernel: each of `channels` inputs copied to `taps` outputs, output t of a channel reading tap `tapOf(t)`. */
 function oneHotKernel(e: GradContext['e'], channels: number, taps: number, shape: [number, number], tapOf: (t: number) => number): string {
@@ -70,11 +70,10 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
  */
 function phasedInputGrad(ctx: GradContext, dy: string, win: ReturnType<typeof convWindow>): string | undefined {
   const { e, ins, inShapes, outShape } = ctx;
-  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads, group } = win;
+  const { kernel: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads } = win;
   const [n, ci, h, w] = inShapes[0]!;
   const [co] = inShapes[1]!;
   const [, , ho, wo] = outShape;
-  if (group !== 1) return undefined;
   const rows = adjointPhases(sh, kh, dh, pads[0], h!, ho!);
   const cols = adjointPhases(sw, kw, dw, pads[1], w!, wo!);
   if (!rows || !cols || [...rows, ...cols].some((p) => p.len !== p.taps.length)) return undefined;
@@ -118,10 +117,10 @@ function convInputGrad(ctx: GradContext, dy: string): string {
       const grouped = e.op('Reshape', [flipped, e.ints([group, co! / group, ci! / group, kh, kw])]);
       return e.op('Reshape', [e.op('Transpose', [grouped], { perm: [0, 2, 1, 3, 4] }), e.ints([ci!, co! / group, kh, kw])]);
     });
-    if (blockable(ctx)) return emitConv(e, dy, swapped, undefined, { kernel_shape: [kh, kw], pads: flipPads, strides: [1, 1], dilations: [dh, dw] }, [co!, ci!], ctx.convBlock);
+    if (viaEmitConv(ctx, group)) return emitConv(e, dy, swapped, undefined, { kernel_shape: [kh, kw], pads: flipPads, strides: [1, 1], dilations: [dh, dw] }, [co!, ci!], ctx.convBlock);
     return e.op('Conv', [dy, swapped], { kernel_shape: [kh, kw], pads: flipPads, dilations: [dh, dw], group });
   }
-  const phased = ctx.convBlock > 1 ? phasedInputGrad(ctx, dy, win) : undefined;
+  const phased = viaEmitConv(ctx, group) ? phasedInputGrad(ctx, dy, win) : undefined;
   if (phased) return phased;
   const outputPadding = [h! - (sh * (ho! - 1) + reach[0]! + 1 - pads[0] - pads[2]), w! - (sw * (wo! - 1) + reach[1]! + 1 - pads[1] - pads[3])];
   return e.op('ConvTranspose', [dy, ins[1]!], { kernel_shape: [kh, kw], strides: [sh, sw], pads, dilations: [dh, dw], group, output_padding: outputPadding });
@@ -132,8 +131,9 @@ export const convGrad: GradRule = {
   params: [1, 2],
   forward(ctx) {
     const { e, node, ins, inShapes, outShape } = ctx;
-    if (!blockable(ctx)) return { out: e.irNode(node, ins) };
-    const { kernel, pads, strides, dilations } = convWindow(ctx);
+    if (inShapes[0]!.length !== 4) return { out: e.irNode(node, ins) };
+    const { kernel, pads, strides, dilations, group } = convWindow(ctx);
+    if (!viaEmitConv(ctx, group)) return { out: e.irNode(node, ins) };
     return { out: emitConv(e, ins[0]!, ins[1]!, ins[2], { kernel_shape: kernel, pads, strides, dilations }, [inShapes[0]![1]!, outShape[1]!], ctx.convBlock) };
   },
   backward(ctx, _f, dy, needs) {

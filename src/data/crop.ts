@@ -11,44 +11,61 @@ export function windowFromBbox(bbox: readonly number[], padding: number): Window
   return { cx: x + w / 2, cy: y + h / 2, side: Math.max(w, h) * padding };
 }
 
+/** The brightness/contrast change clip(α·x + β, 0, 1), applied to each sampled value. */
+export interface PixelAffine {
+  alpha: number;
+  beta: number;
+}
+
 /**
  * Resamples a window of an 8-bit RGB image (HWC) into `out` as CHW floats scaled by `scale`
- * (bilinear; outside the image counts as black).
+ * (bilinear; outside the image counts as black), then through `affine` where given (to the value
+ * as stored, float32, so the result is that of a second pass over `out`, without the pass).
  */
-export function sampleWindow(img: { width: number; height: number; data: Uint8Array }, win: Window, size: readonly [number, number], scale: number, out: Float32Array, offset = 0): void {
+export function sampleWindow(img: { width: number; height: number; data: Uint8Array }, win: Window, size: readonly [number, number], scale: number, out: Float32Array, offset = 0, affine?: PixelAffine): void {
   const [oh, ow] = size;
-  const { width: w, height: h, data } = img;
+  // Weight-0 reads still touch index 0: an empty image is read as all outside, from one black pixel.
+  const empty = !(img.width > 0 && img.height > 0);
+  const [w, h] = empty ? [0, 0] : [img.width, img.height];
+  const data = empty ? new Uint8Array(3) : img.data;
   const x0 = win.cx - win.side / 2;
   const y0 = win.cy - win.side / 2;
   const plane = oh * ow;
-  // The sample grid is separable: each column's two source columns (−1 where outside) and weight once.
+  const { alpha, beta } = affine ?? { alpha: 1, beta: 0 };
+  // The sample grid is separable: each column's and row's two source indices and weights once. A source
+  // outside the image keeps an index inside it with weight 0 (it reads black), so the loop has no branches.
   const cols = new Int32Array(2 * ow);
-  const fxs = new Float64Array(ow);
+  const colW = new Float64Array(2 * ow);
   for (let j = 0; j < ow; j++) {
     const u = x0 + ((j + 0.5) * win.side) / ow - 0.5;
     const xi = Math.floor(u);
-    fxs[j] = u - xi;
-    cols[2 * j] = xi >= 0 && xi < w ? xi * 3 : -1;
-    cols[2 * j + 1] = xi + 1 >= 0 && xi + 1 < w ? (xi + 1) * 3 : -1;
+    const fx = u - xi;
+    const [in0, in1] = [xi >= 0 && xi < w, xi + 1 >= 0 && xi + 1 < w];
+    cols[2 * j] = in0 ? xi * 3 : 0;
+    cols[2 * j + 1] = in1 ? (xi + 1) * 3 : 0;
+    colW[2 * j] = in0 ? 1 - fx : 0;
+    colW[2 * j + 1] = in1 ? fx : 0;
   }
   for (let i = 0; i < oh; i++) {
     const v = y0 + ((i + 0.5) * win.side) / oh - 0.5;
     const yi = Math.floor(v);
     const fy = v - yi;
-    const row0 = yi >= 0 && yi < h ? yi * w * 3 : -1;
-    const row1 = yi + 1 >= 0 && yi + 1 < h ? (yi + 1) * w * 3 : -1;
+    const [in0, in1] = [yi >= 0 && yi < h, yi + 1 >= 0 && yi + 1 < h];
+    const row0 = in0 ? yi * w * 3 : 0;
+    const row1 = in1 ? (yi + 1) * w * 3 : 0;
+    const wy0 = in0 ? 1 - fy : 0;
+    const wy1 = in1 ? fy : 0;
     for (let j = 0; j < ow; j++) {
-      const fx = fxs[j]!;
       const c0 = cols[2 * j]!;
       const c1 = cols[2 * j + 1]!;
+      const wx0 = colW[2 * j]!;
+      const wx1 = colW[2 * j + 1]!;
+      const at = offset + i * ow + j;
       for (let c = 0; c < 3; c++) {
-        const p00 = row0 < 0 || c0 < 0 ? 0 : data[row0 + c0 + c]!;
-        const p01 = row0 < 0 || c1 < 0 ? 0 : data[row0 + c1 + c]!;
-        const p10 = row1 < 0 || c0 < 0 ? 0 : data[row1 + c0 + c]!;
-        const p11 = row1 < 0 || c1 < 0 ? 0 : data[row1 + c1 + c]!;
-        const top = p00 * (1 - fx) + p01 * fx;
-        const bottom = p10 * (1 - fx) + p11 * fx;
-        out[offset + c * plane + i * ow + j] = (top * (1 - fy) + bottom * fy) * scale;
+        const top = data[row0 + c0 + c]! * wx0 + data[row0 + c1 + c]! * wx1;
+        const bottom = data[row1 + c0 + c]! * wx0 + data[row1 + c1 + c]! * wx1;
+        const value = (top * wy0 + bottom * wy1) * scale;
+        out[at + c * plane] = affine ? Math.min(1, Math.max(0, alpha * Math.fround(value) + beta)) : value;
       }
     }
   }

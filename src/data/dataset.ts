@@ -90,10 +90,7 @@ export function makeBatch(set: LoadedSet, indices: readonly number[], size: read
       alpha = 1 + rng.uniform(-params.contrast, params.contrast);
       beta = rng.uniform(-params.brightness, params.brightness);
     }
-    sampleWindow(set.images[idx]!, win, size, 1 / 255, x, b * plane);
-    if (alpha !== 1 || beta !== 0) {
-      for (let i = b * plane; i < (b + 1) * plane; i++) x[i] = Math.min(1, Math.max(0, alpha * x[i]! + beta));
-    }
+    sampleWindow(set.images[idx]!, win, size, 1 / 255, x, b * plane, alpha !== 1 || beta !== 0 ? { alpha, beta } : undefined);
     for (let j = 0; j < k; j++) {
       const [px, py] = toWindow(win, size, o.keypoints[3 * j]!, o.keypoints[3 * j + 1]!);
       keypoints[(b * k + j) * 2] = px;

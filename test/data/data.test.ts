@@ -85,6 +85,43 @@ describe('window sampling', () => {
     assert.deepEqual([best % 20 + 0.5, Math.floor(best / 20) + 0.5], [ex, ey]);
     assert.deepEqual(windowFromBbox([10, 20, 8, 4], 1.5), { cx: 14, cy: 22, side: 12 });
   });
+
+  it('equals bilinear interpolation with black outside the image, bit for bit, and the brightness/contrast change as a second pass', () => {
+    // The definition, pixel by pixel: every read checked against the image's bounds.
+    const reference = (img: { width: number; height: number; data: Uint8Array }, win: { cx: number; cy: number; side: number }, [oh, ow]: [number, number]) => {
+      const out = new Float32Array(3 * oh * ow);
+      const at = (y: number, x: number, c: number) => (y >= 0 && y < img.height && x >= 0 && x < img.width ? img.data[(y * img.width + x) * 3 + c]! : 0);
+      for (let i = 0; i < oh; i++) {
+        for (let j = 0; j < ow; j++) {
+          const u = win.cx - win.side / 2 + ((j + 0.5) * win.side) / ow - 0.5;
+          const v = win.cy - win.side / 2 + ((i + 0.5) * win.side) / oh - 0.5;
+          const [xi, yi] = [Math.floor(u), Math.floor(v)];
+          const [fx, fy] = [u - xi, v - yi];
+          for (let c = 0; c < 3; c++) {
+            const top = at(yi, xi, c) * (1 - fx) + at(yi, xi + 1, c) * fx;
+            const bottom = at(yi + 1, xi, c) * (1 - fx) + at(yi + 1, xi + 1, c) * fx;
+            out[c * oh * ow + i * ow + j] = (top * (1 - fy) + bottom * fy) * (1 / 255);
+          }
+        }
+      }
+      return out;
+    };
+    const rng = new Rng(11);
+    for (let t = 0; t < 500; t++) {
+      const img = { width: rng.int(0, 30), height: rng.int(0, 30), data: new Uint8Array(0) };
+      img.data = Uint8Array.from({ length: img.width * img.height * 3 }, () => rng.int(0, 255));
+      // Windows inside, across the border of and wholly outside the image, up- and downsampled.
+      const win = { cx: rng.uniform(-15, 45), cy: rng.uniform(-15, 45), side: rng.uniform(0.5, 60) };
+      const size: [number, number] = [rng.int(1, 16), rng.int(1, 16)];
+      const want = reference(img, win, size);
+      const got = new Float32Array(want.length + 2);
+      sampleWindow(img, win, size, 1 / 255, got, 1);
+      assert.ok(want.every((v, i) => Object.is(v, got[i + 1])), `window ${JSON.stringify(win)} on ${img.width}×${img.height}`);
+      const affine = { alpha: rng.uniform(0.5, 1.5), beta: rng.uniform(-0.5, 0.5) };
+      sampleWindow(img, win, size, 1 / 255, got, 1, affine);
+      assert.ok(want.every((v, i) => Object.is(Math.fround(Math.min(1, Math.max(0, affine.alpha * v + affine.beta))), got[i + 1])));
+    }
+  });
 });
 
 describe('bad data gets a one-line error', () => {

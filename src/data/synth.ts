@@ -56,8 +56,9 @@ function background(rng: Rng, size: number): Float32Array {
       const iy = Math.floor(gy);
       const fx = gx - ix;
       const fy = gy - iy;
-      const at = (i: number, j: number) => grid[j * (g + 1) + i]!;
-      const t = (at(ix, iy) * (1 - fx) + at(ix + 1, iy) * fx) * (1 - fy) + (at(ix, iy + 1) * (1 - fx) + at(ix + 1, iy + 1) * fx) * fy;
+      const i0 = iy * (g + 1) + ix;
+      const i1 = i0 + g + 1;
+      const t = (grid[i0]! * (1 - fx) + grid[i0 + 1]! * fx) * (1 - fy) + (grid[i1]! * (1 - fx) + grid[i1 + 1]! * fx) * fy;
       for (let c = 0; c < 3; c++) img[(y * size + x) * 3 + c] = a[c]! * (1 - t) + b[c]! * t;
     }
   }
@@ -79,11 +80,16 @@ function paintShape(rng: Rng, img: Float32Array, size: number, cx: number, cy: n
   };
   for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(size, Math.ceil(cy + r)); y++) {
     for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(size, Math.ceil(cx + r)); x++) {
-      if (inside(x + 0.5, y + 0.5)) img.set(c, (y * size + x) * 3);
+      if (!inside(x + 0.5, y + 0.5)) continue;
+      const i = (y * size + x) * 3;
+      [img[i], img[i + 1], img[i + 2]] = c;
     }
   }
   return inside;
 }
+
+/** Where each pixel is sampled for the pad's 2×2 supersampling. */
+const SUBSAMPLES = [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]] as const;
 
 /** One scene: the pad under a random perspective pose, clutter, occlusion, illumination and noise. */
 export function renderScene(rng: Rng, size: number): { image: RgbImage; keypoints: number[]; bbox: [number, number, number, number] } {
@@ -108,20 +114,18 @@ export function renderScene(rng: Rng, size: number): { image: RgbImage; keypoint
   for (let y = y0; y < y1; y++) {
     for (let x = x0; x < x1; x++) {
       // 2×2 supersampling anti-aliases the pad's edges.
-      const acc = [0, 0, 0];
+      let [r, g, b] = [0, 0, 0];
       let hits = 0;
-      for (const [sx, sy] of [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]] as const) {
+      for (const [sx, sy] of SUBSAMPLES) {
         const [u, v] = project(toPad, x + sx, y + sy);
         if (u < 0 || u > 1 || v < 0 || v > 1) continue;
         const c = padColour(u, v, tint);
-        for (let k = 0; k < 3; k++) acc[k]! += c[k]!;
+        [r, g, b] = [r + c[0], g + c[1], b + c[2]];
         hits++;
       }
       if (hits === 0) continue;
-      for (let k = 0; k < 3; k++) {
-        const i = (y * size + x) * 3 + k;
-        img[i] = (acc[k]! + img[i]! * (4 - hits)) / 4;
-      }
+      const i = (y * size + x) * 3;
+      [img[i], img[i + 1], img[i + 2]] = [(r + img[i]! * (4 - hits)) / 4, (g + img[i + 1]! * (4 - hits)) / 4, (b + img[i + 2]! * (4 - hits)) / 4];
     }
   }
   const visible: number[] = quad.map(([x, y]) => (x >= 0 && y >= 0 && x < size && y < size ? 2 : 0));
@@ -165,10 +169,15 @@ export async function synthesize(opts: SynthOptions): Promise<void> {
   const images = [];
   const annotations = [];
   const progress = new Progress('synth', opts.count);
+  // Each scene renders while sharp encodes the one before it (off the main thread).
+  let writing: Promise<void> | undefined;
   for (let i = 0; i < opts.count; i++) {
     const scene = renderScene(rng, opts.size);
     const file = `images/${String(i).padStart(6, '0')}.png`;
-    await writePng(join(opts.out, file), scene.image);
+    await writing;
+    writing = writePng(join(opts.out, file), scene.image);
+    // Observed here too, so a failure while the next scene renders is not an unhandled rejection; awaited above.
+    writing.catch(() => undefined);
     images.push({ id: i, file_name: file, width: opts.size, height: opts.size });
     annotations.push({
       id: i,
@@ -182,6 +191,7 @@ export async function synthesize(opts: SynthOptions): Promise<void> {
     });
     progress.tick();
   }
+  await writing;
   const coco = {
     info: { description: 'luxcert synthetic landing-pad scenes', generator: 'luxcert data synth', seed: opts.seed, size: opts.size, count: opts.count },
     images,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import { Rng } from '../../src/core/random.ts';
 import { readCoco } from '../../src/data/coco.ts';
 import { sampleWindow, toWindow, windowFromBbox } from '../../src/data/crop.ts';
 import { loadDataset, makeBatch, splitIndices } from '../../src/data/dataset.ts';
-import { PAD_KEYPOINTS, synthesize } from '../../src/data/synth.ts';
+import { PAD_KEYPOINTS, renderScene, synthesize } from '../../src/data/synth.ts';
 import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -41,6 +42,21 @@ describe('synthetic scenes', () => {
     assert.equal(readFileSync(join(again, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
     assert.deepEqual(readFileSync(join(again, 'images/000005.png')), readFileSync(join(a, 'images/000005.png')));
     assert.notEqual(readFileSync(join(other, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
+  });
+
+  it('render the same pixels and keypoints as the renderer the documented results were measured on', () => {
+    // Every figure in docs/results.md and the demo's stems from these scenes: a renderer that is only
+    // meant to be faster must not move a pixel. The digest is of the renderer before 2026-12-03's speed-up.
+    const h = createHash('sha256');
+    for (const [seed, size, n] of [[1, 96, 10], [2, 40, 40]] as const) {
+      const rng = new Rng(seed);
+      for (let i = 0; i < n; i++) {
+        const s = renderScene(rng, size);
+        h.update(s.image.data);
+        h.update(JSON.stringify([s.keypoints, s.bbox]));
+      }
+    }
+    assert.equal(h.digest('hex'), '29a358200f79355f81fc2c7384dd44372e9e814619a6524299f98e30e02c880b');
   });
 
   it('crop to the padded bbox with keypoints mapped into input pixels', async () => {

@@ -164,6 +164,9 @@ describe('bad data gets a one-line error', () => {
     await synthesize({ out: d, count: 3, size: 32, seed: 1 });
     writeFileSync(join(d, 'images/000001.png'), 'not a png');
     await assert.rejects(loadDataset(d), /images\/000001\.png: cannot read image/);
+    // Decoded several at a time, the error still names the first bad file in the set's order.
+    writeFileSync(join(d, 'images/000002.png'), 'not a png either');
+    await assert.rejects(loadDataset(d), (e: Error) => /images\/000001\.png: cannot read image/.test(e.message) && !e.message.includes('000002'));
     rmSync(join(d, 'images/000001.png'));
     await assert.rejects(loadDataset(d), /images\/000001\.png: cannot read image/);
   });

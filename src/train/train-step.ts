@@ -3,6 +3,7 @@ import type { Graph } from '../graph/graph.ts';
 import { validateGraph } from '../graph/validate.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { OnnxEmitter } from '../onnx/emit.ts';
+import { positive, signOf } from './grad/activation.ts';
 import { emitBackward, emitForward, weightRoles, type ForwardPass } from './grad/tape.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
 
@@ -187,14 +188,15 @@ function emitWasserstein(e: OnnxEmitter, pairs: Pair[], lambda: number, seed: (v
     const [sa, ia] = sorted(clean);
     const [sb, ib] = sorted(perturbed);
     const diff = e.op('Sub', [sa!, sb!]);
-    const g = e.op('Mul', [e.op('Sign', [diff]), e.scalar(lambda / (n * c * pairs.length * spatial))]);
+    const absDiff = e.op('Abs', [diff]);
+    const g = e.op('Mul', [signOf(e, diff, absDiff), e.scalar(lambda / (n * c * pairs.length * spatial))]);
     const back = (idx: string, gs: string) => {
       const perImage = e.op('Transpose', [e.op('ScatterElements', [e.op('ConstantOfShape', [e.ints([c, n])]), idx, gs], { axis: 1 })], { perm: [1, 0] });
       return shape.length > 2 ? e.op('Expand', [e.op('Reshape', [perImage, e.ints([n, c, ...shape.slice(2).map(() => 1)])]), e.ints(shape)]) : perImage;
     };
     seed(clean, back(ia!, g));
     seed(perturbed, back(ib!, e.op('Neg', [g])));
-    return e.op('ReduceMean', [e.op('Abs', [diff])], { keepdims: 0 });
+    return e.op('ReduceMean', [absDiff], { keepdims: 0 });
   });
   return e.op('Div', [terms.reduce((s, t) => e.op('Add', [s, t])), e.scalar(terms.length)]);
 }
@@ -208,12 +210,13 @@ function emitReluStability(e: OnnxEmitter, pairs: Pair[], margin: number, mu: nu
   const terms = pairs.map(({ clean: z, perturbed: zp, shape }) => {
     const count = shape.reduce((p, d) => p * d, 1);
     const diff = e.op('Sub', [zp, z]);
-    const hinge = e.op('Relu', [e.op('Sub', [e.op('Mul', [e.op('Abs', [diff]), e.scalar(margin)]), e.op('Abs', [z])])]);
+    const [absDiff, absZ] = [e.op('Abs', [diff]), e.op('Abs', [z])];
+    const hinge = e.op('Relu', [e.op('Sub', [e.op('Mul', [absDiff, e.scalar(margin)]), absZ])]);
     const scale = e.op('Add', [e.op('Sqrt', [e.op('ReduceMean', [e.op('Mul', [z, z])], { keepdims: 0 })]), e.scalar(1e-6)]);
-    const g = e.op('Div', [e.op('Mul', [e.op('Sign', [hinge]), e.scalar(mu / (count * pairs.length))]), scale]);
-    const gShift = e.op('Mul', [g, e.op('Mul', [e.op('Sign', [diff]), e.scalar(margin)])]);
+    const g = e.op('Div', [e.op('Mul', [positive(e, hinge), e.scalar(mu / (count * pairs.length))]), scale]);
+    const gShift = e.op('Mul', [g, e.op('Mul', [signOf(e, diff, absDiff), e.scalar(margin)])]);
     seed(zp, gShift);
-    seed(z, e.op('Neg', [e.op('Add', [gShift, e.op('Mul', [g, e.op('Sign', [z])])])]));
+    seed(z, e.op('Neg', [e.op('Add', [gShift, e.op('Mul', [g, signOf(e, z, absZ)])])]));
     return e.op('Div', [e.op('ReduceMean', [hinge], { keepdims: 0 }), scale]);
   });
   return e.op('Div', [terms.reduce((s, t) => e.op('Add', [s, t])), e.scalar(terms.length)]);

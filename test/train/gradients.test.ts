@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/core/random.ts';
 import { tensor } from '../../src/core/tensor.ts';
@@ -8,6 +9,9 @@ import { OP_NAMES, type OpName } from '../../src/graph/ops/registry.ts';
 import { validateGraph } from '../../src/graph/validate.ts';
 import { modelMeta, setModelMeta } from '../../src/model/metadata.ts';
 import { decodeOnnx } from '../../src/onnx/read.ts';
+import { OnnxEmitter } from '../../src/onnx/emit.ts';
+import { openSession } from '../../src/onnx/ort.ts';
+import { signOf } from '../../src/train/grad/activation.ts';
 import { GRAD_RULES } from '../../src/train/grad/index.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
@@ -136,6 +140,20 @@ describe('gradient rules', () => {
       assert.ok(worst < 2e-2, `worst relative error ${worst.toExponential(2)} at ${where}`);
     });
   }
+
+  it('signOf is the sign, exactly, at zero and at normal floats of any size; a denormal keeps its sign', async () => {
+    const v = Float32Array.of(-3e38, -2.5, -1.1754943508222875e-38, -0, 0, 1.1754943508222875e-38, 1e-20, 1, 7.25, 3e38, 1e-45, -1e-44, Infinity);
+    const e = new OnnxEmitter('sign');
+    e.input('v', [v.length]);
+    e.output(signOf(e, 'v', e.op('Abs', ['v'])), 'sign');
+    const session = await openSession(e.encode());
+    const out = (await session.run({ v: new ort.Tensor('float32', v, [v.length]) })).sign!.data as Float32Array;
+    await session.release();
+    for (let i = 0; i < 10; i++) assert.ok(out[i] === Math.sign(v[i]!), `sign of ${v[i]} came out ${out[i]}`);
+    // Denormals (1e-45, -1e-44): only the sign and a magnitude in (0, 1] are promised; ±Infinity gives NaN.
+    assert.ok(out[10]! > 0 && out[10]! <= 1 && out[11]! < 0 && out[11]! >= -1, `${out[10]}, ${out[11]}`);
+    assert.ok(Number.isNaN(out[12]));
+  });
 
   it('refuses to train a model with an operator that has no rule, naming the node', () => {
     const g = model('ct', (b, x, w) => b.op('ConvTranspose', [x, w('ct.w', [3, 2, 2, 2])], { kernel_shape: [2, 2], strides: [2, 2] }, 'up'));

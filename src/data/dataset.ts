@@ -32,7 +32,7 @@ export async function loadDataset(dir: string): Promise<LoadedSet> {
     }
   };
   await Promise.all(Array.from({ length: DECODE_IN_FLIGHT }, decodeNext));
-  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
+  if (failures.size > 0) throw failures.get([...failures.keys()].reduce((a, b) => Math.min(a, b)));
   return { ...set, images: set.objects.map((o) => decoded.get(o.imageFile)!) };
 }
 

@@ -1,3 +1,5 @@
+import { perturbPixel } from '../model/perturbation.ts';
+
 /** A square window in image coordinates; (0,0) is the top-left corner of the top-left pixel. */
 export interface Window {
   cx: number;
@@ -11,18 +13,12 @@ export function windowFromBbox(bbox: readonly number[], padding: number): Window
   return { cx: x + w / 2, cy: y + h / 2, side: Math.max(w, h) * padding };
 }
 
-/** The brightness/contrast change clip(α·x + β, 0, 1), applied to each sampled value. */
-export interface PixelAffine {
-  alpha: number;
-  beta: number;
-}
-
 /**
  * Resamples a window of an 8-bit RGB image (HWC) into `out` as CHW floats scaled by `scale`
- * (bilinear; outside the image counts as black), then through `affine` where given (to the value
- * as stored, float32, so the result is that of a second pass over `out`, without the pass).
+ * (bilinear; outside the image counts as black), then through the perturbation clip(α·x + β, 0, 1)
+ * where `perturb` is given (`perturbPixel`: what `perturbImage` would make of `out`, without its pass).
  */
-export function sampleWindow(img: { width: number; height: number; data: Uint8Array }, win: Window, size: readonly [number, number], scale: number, out: Float32Array, offset = 0, affine?: PixelAffine): void {
+export function sampleWindow(img: { width: number; height: number; data: Uint8Array }, win: Window, size: readonly [number, number], scale: number, out: Float32Array, offset = 0, perturb?: { alpha: number; beta: number }): void {
   const [oh, ow] = size;
   // Weight-0 reads still touch index 0: an empty image is read as all outside, from one black pixel.
   const empty = !(img.width > 0 && img.height > 0);
@@ -31,7 +27,7 @@ export function sampleWindow(img: { width: number; height: number; data: Uint8Ar
   const x0 = win.cx - win.side / 2;
   const y0 = win.cy - win.side / 2;
   const plane = oh * ow;
-  const { alpha, beta } = affine ?? { alpha: 1, beta: 0 };
+  const [alpha, beta] = perturb ? [Math.fround(perturb.alpha), Math.fround(perturb.beta)] : [1, 0];
   // The sample grid is separable: each column's and row's two source indices and weights once. A source
   // outside the image keeps an index inside it with weight 0 (it reads black), so the loop has no branches.
   const cols = new Int32Array(2 * ow);
@@ -65,7 +61,7 @@ export function sampleWindow(img: { width: number; height: number; data: Uint8Ar
         const top = data[row0 + c0 + c]! * wx0 + data[row0 + c1 + c]! * wx1;
         const bottom = data[row1 + c0 + c]! * wx0 + data[row1 + c1 + c]! * wx1;
         const value = (top * wy0 + bottom * wy1) * scale;
-        out[at + c * plane] = affine ? Math.min(1, Math.max(0, alpha * Math.fround(value) + beta)) : value;
+        out[at + c * plane] = perturb ? perturbPixel(alpha, beta, Math.fround(value)) : value;
       }
     }
   }

@@ -68,10 +68,13 @@ export function gridBoxes(b: Box, g: number): Box[] {
   return out;
 }
 
+/** One perturbed pixel clip(α·x + β, 0, 1), computed in float32 like the camera model in ONNX (α, β and x already float32). */
+export const perturbPixel = (alpha32: number, beta32: number, x: number): number => Math.min(1, Math.max(0, Math.fround(Math.fround(alpha32 * x) + beta32)));
+
 /** The perturbed image clip(α·x + β, 0, 1), computed in float32 like the camera model in ONNX. */
 export function perturbImage(x: Float32Array, alpha: number, beta: number, out = new Float32Array(x.length)): Float32Array {
   const a = Math.fround(alpha);
   const b = Math.fround(beta);
-  for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, Math.fround(Math.fround(a * x[i]!) + b)));
+  for (let i = 0; i < x.length; i++) out[i] = perturbPixel(a, b, x[i]!);
   return out;
 }

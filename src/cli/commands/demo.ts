@@ -27,7 +27,7 @@ import { checkOutputDir } from '../../core/output-path.ts';
 
 /** Sizes of the full demo and of `--quick` (for tests: seconds, not minutes). */
 const PLANS = {
-  full: { train: SYNTH_DEFAULTS.count, test: 400, epochs: 30, pruneRounds: PRUNE_DEFAULTS.rounds, pruneEpochs: PRUNE_DEFAULTS.epochs, certify: 100, budgetMs: 1000, check: 100, frames: 300 },
+  full: { train: SYNTH_DEFAULTS.count, test: 400, epochs: TRAIN_DEFAULTS.epochs, pruneRounds: PRUNE_DEFAULTS.rounds, pruneEpochs: PRUNE_DEFAULTS.epochs, certify: 100, budgetMs: 1000, check: 100, frames: 300 },
   quick: { train: 120, test: 40, epochs: 2, pruneRounds: 1, pruneEpochs: 1, certify: 8, budgetMs: 200, check: 20, frames: 10 },
 } as const;
 type Plan = (typeof PLANS)[keyof typeof PLANS];

@@ -115,7 +115,7 @@ export function registerExperiment(program: Command): void {
         if (!denseModel) {
           denseModel = join(f.out, 'dense.onnx');
           if (existsSync(denseModel)) log.info({ model: denseModel }, 'experiment: reusing the dense model (delete it to retrain)');
-          else await trainFolder({ ...TRAIN_DEFAULTS, epochs: q?.trainEpochs ?? TRAIN_DEFAULTS.epochs, data: trainDir, out: denseModel, augment: true, engine }, train);
+          else await trainFolder({ ...TRAIN_DEFAULTS, ...(q ? { epochs: q.trainEpochs } : {}), data: trainDir, out: denseModel, augment: true, engine }, train);
         }
         const meta = modelMeta(readOnnxFile(denseModel, { simplify: false }), denseModel);
         const result = await runExperiment(

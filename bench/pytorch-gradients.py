@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from pytorch_ir import forward, head_loss, relu_stability, wasserstein
+from pytorch_ir import regularised_loss
 
 
 def main():
@@ -17,22 +17,9 @@ def main():
     params = {k: torch.nn.Parameter(v) for k, v in inits.items() if k in spec["trainable"]}
     values = {**inits, **params}
     x, kp, mask = t(spec["x"]), t(spec["keypoints"]), t(spec["mask"])
-    clean = forward(spec, values, x)
-    loss = head_loss(spec, clean[spec["output"]], kp, mask)
-    total = loss
-    result = {"torch": torch.__version__, "loss": loss.item()}
     reg = spec.get("regularisers")
-    if reg:
-        xp = torch.clamp(x * t(spec["alpha"]) + t(spec["beta"]), 0, 1)
-        perturbed = forward(spec, values, xp)
-        if "wasserstein" in reg:
-            w = wasserstein(clean, perturbed, reg["wasserstein"]["probes"])
-            total = total + reg["wasserstein"]["lambda"] * w
-            result["wasserstein"] = w.item()
-        if "reluStability" in reg:
-            s = relu_stability(clean, perturbed, reg["reluStability"]["values"], reg["reluStability"]["margin"])
-            total = total + reg["reluStability"]["mu"] * s
-            result["reluStability"] = s.item()
+    total, loss, terms = regularised_loss(spec, values, x, kp, mask, *((t(spec["alpha"]), t(spec["beta"])) if reg else ()))
+    result = {"torch": torch.__version__, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
     total.backward()
     result["gradients"] = {k: p.grad.reshape(-1).tolist() for k, p in params.items()}
     print(json.dumps(result))

@@ -1,5 +1,6 @@
 """PyTorch's side of npm run bench:train: trains a luxcert IR graph, given as JSON by bench/train.ts,
-with the same loss, optimiser and batch (the IR interpreted by pytorch_ir.py), and prints images/s and peak memory as one JSON line.
+with the same loss (and, where the spec has them, the same fine-tuning regularisers and per-image
+perturbations), optimiser and batch (the IR interpreted by pytorch_ir.py), and prints images/s and peak memory as one JSON line.
 Usage: python3 bench/pytorch-train.py SPEC.json  (run by the bench with Debian's python3-torch)."""
 import json
 import resource
@@ -8,7 +9,7 @@ import time
 
 import torch
 
-from pytorch_ir import forward, head_loss
+from pytorch_ir import regularised_loss
 
 
 def main():
@@ -26,10 +27,11 @@ def main():
     opt = torch.optim.Adam(params.values(), lr=1e-3)
 
     mask = torch.ones(b, k)
+    perturbation = [torch.tensor(spec[p], dtype=torch.float32).reshape(b, 1, 1, 1) for p in ("alpha", "beta")] if "regularisers" in spec else []
 
     def step():
         opt.zero_grad()
-        head_loss(spec, forward(spec, values, x)[spec["output"]], kp, mask).backward()
+        regularised_loss(spec, values, x, kp, mask, *perturbation)[0].backward()
         opt.step()
 
     step()  # warm-up

@@ -108,3 +108,21 @@ def relu_stability(clean, perturbed, names, margin):
         hinge = F.relu(margin * (zp - z).abs() - z.abs())
         terms.append(hinge.mean() / (torch.sqrt((z * z).mean()).detach() + 1e-6))
     return torch.stack(terms).mean()
+
+
+def regularised_loss(spec, values, x, kp, mask, alpha=None, beta=None):
+    """The training step's loss with the fine-tuning regularisers of spec["regularisers"] (if any) on the
+    perturbed batch clamp(alpha * x + beta, 0, 1): (total, head loss, {"wasserstein": W, "reluStability": S})."""
+    clean = forward(spec, values, x)
+    loss = head_loss(spec, clean[spec["output"]], kp, mask)
+    total, terms = loss, {}
+    reg = spec.get("regularisers")
+    if reg:
+        perturbed = forward(spec, values, torch.clamp(x * alpha + beta, 0, 1))
+        if "wasserstein" in reg:
+            terms["wasserstein"] = wasserstein(clean, perturbed, reg["wasserstein"]["probes"])
+            total = total + reg["wasserstein"]["lambda"] * terms["wasserstein"]
+        if "reluStability" in reg:
+            terms["reluStability"] = relu_stability(clean, perturbed, reg["reluStability"]["values"], reg["reluStability"]["margin"])
+            total = total + reg["reluStability"]["mu"] * terms["reluStability"]
+    return total, loss, terms

@@ -8,7 +8,9 @@
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
 // training step, about three forward passes, can approach).
 // Also what moving the training state across the JavaScript boundary costs per step.
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --rounds 2]
+// --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
+// (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --rounds 2 --regularisers]
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,10 +20,14 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/random.ts';
 import type { Graph } from '../src/graph/graph.ts';
 import { modelMeta } from '../src/model/metadata.ts';
+import { boxFromFlags } from '../src/model/perturbation.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { OnnxEmitter } from '../src/onnx/emit.ts';
+import { channelGroups } from '../src/prune/groups.ts';
+import { fineTuneRegularisers } from '../src/prune/prune-model.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
+import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 
@@ -29,18 +35,29 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
     heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '2' }, one: { type: 'string' },
+    rounds: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, one: { type: 'string' },
   },
 });
 if (!Number.isInteger(Number(values.rounds)) || Number(values.rounds) < 1) throw new Error(`--rounds must be a whole number ≥ 1, not '${values.rounds}'`);
 const KEYPOINTS = ['a', 'b', 'c', 'd'];
 
 /** One configuration of the bench. */
-interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; seconds: number }
+interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; seconds: number; regularised: boolean }
 /** What one side measured for a configuration. */
 interface Measured { imagesPerSecond: number; peakMiB: number }
 
 const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head, keypoints: KEYPOINTS, skeleton: [], inputSize: c.size, cropPadding: 1.25, seed: 1 });
+
+/** The regularisers `prune` fine-tunes with on the model's prunable channels (the experiment's "rs" setting), or none. */
+const regularisersOf = (c: Config, g: Graph): PerturbationRegularisers | undefined =>
+  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: boxFromFlags(0.1, 0.1), wasserstein: 30, reluStability: 10 }) : undefined;
+
+/** One (α, β) per image, uniform in the box, the same on both sides. */
+function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {
+  const rng = new Rng(2);
+  const box = boxFromFlags(0.1, 0.1);
+  return { alpha: Float32Array.from({ length: c.batch }, () => rng.uniform(box.alphaLo, box.alphaHi)), beta: Float32Array.from({ length: c.batch }, () => rng.uniform(box.betaLo, box.betaHi)) };
+}
 
 /** Images per second of `fn` (which returns the images it processed), over at least `seconds` after one warm-up call. */
 async function timed(seconds: number, fn: () => Promise<number> | number): Promise<number> {
@@ -58,8 +75,9 @@ async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossin
   const meta = modelMeta(g, c.arch);
   const n = c.batch;
   const data = Float32Array.from({ length: n * 3 * c.size * c.size }, () => rng.next());
-  const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1) };
-  const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) } });
+  const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...perturbations(c) };
+  const regularisers = regularisersOf(c, g);
+  const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
   const train = await timed(c.seconds, async () => {
     await runner.step(batch, 1e-3);
     return n;
@@ -106,6 +124,7 @@ function pytorchSide(python: string, c: Config, dir: string): Measured & { torch
     threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head, seconds: c.seconds,
     ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
     input: g.inputs[0]!.name, output: g.outputs[0]!.name, trainable,
+    ...(c.regularised ? { regularisers: regularisersOf(c, g), alpha: [...perturbations(c).alpha], beta: [...perturbations(c).beta] } : {}),
     nodes: g.nodes.map((n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })),
     initializers: Object.fromEntries([...g.initializers].map(([k, t]) => [k, { dims: t.dims, data: [...t.data] }])),
   };
@@ -139,7 +158,7 @@ if (values.one !== undefined) {
     for (const size of values.sizes!.split(',').map(Number)) {
       for (const arch of values.archs!.split(',') as Arch[]) {
         for (const head of values.heads!.split(',') as Config['head'][]) {
-          const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds) };
+          const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds), regularised: values.regularisers! };
           const lxRounds: Awaited<ReturnType<typeof luxcertSide>>[] = [];
           const ptRounds: (Measured & { torch: string })[] = [];
           for (let r = 0; r < Number(values.rounds); r++) {
@@ -161,7 +180,7 @@ if (values.one !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement, best of ${values.rounds} alternating rounds; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
+  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement, best of ${values.rounds} alternating rounds; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
   console.log(`| ${rows[0]!.join(' | ')} |`);
   console.log(`|${rows[0]!.map(() => '---|').join('')}`);
   for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);

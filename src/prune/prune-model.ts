@@ -135,7 +135,7 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
     if (o.epochs > 0) {
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: join(scratch, `round-${r}.onnx`),
-        regularisers: regularisers(graph, remaining, o),
+        regularisers: fineTuneRegularisers(graph, remaining, o),
         ...(o.engine ? { engine: o.engine } : {}),
       });
       validation = t.best;
@@ -149,8 +149,8 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
   return report;
 }
 
-/** The fine-tuning regularisers of the options, on the remaining groups' channels. */
-function regularisers(graph: Graph, groups: ChannelGroup[], o: PruneOptions): PerturbationRegularisers {
+/** The fine-tuning regularisers of the options, on the groups' channels (also what `bench:train --regularisers` measures). */
+export function fineTuneRegularisers(graph: Graph, groups: ChannelGroup[], o: Pick<PruneOptions, 'box' | 'wasserstein' | 'reluStability'>): PerturbationRegularisers {
   const relus = channelValues(graph, groups).filter((v) => v.relu).map((v) => v.pre);
   return {
     box: o.box,

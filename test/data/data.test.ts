@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { LuxcertError } from '../../src/core/errors.ts';
@@ -161,6 +161,15 @@ describe('bad data gets a one-line error', () => {
       assert.throws(() => readCoco(d), (e: unknown) => e instanceof LuxcertError && message.test(e.message) && !e.message.includes('\n'));
     });
   }
+  it('scene synthesis fails, without annotations.json, when an image cannot be written while the next one renders', async () => {
+    const d = tmpDir('synth-blocked');
+    // A folder where the second image goes: its write fails while the third scene is being rendered.
+    mkdirSync(join(d, 'images', '000001.png'), { recursive: true });
+    await assert.rejects(synthesize({ out: d, count: 4, size: 32, seed: 1 }), /000001\.png/);
+    assert.ok(!existsSync(join(d, 'annotations.json')));
+    assert.ok(existsSync(join(d, 'images', '000000.png')) && !existsSync(join(d, 'images', '000002.png')));
+  });
+
   it('a missing or corrupt image names the file', async () => {
     const d = tmpDir('bad-img');
     await synthesize({ out: d, count: 3, size: 32, seed: 1 });

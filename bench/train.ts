@@ -25,7 +25,7 @@ import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { OnnxEmitter } from '../src/onnx/emit.ts';
 import { channelGroups } from '../src/prune/groups.ts';
-import { fineTuneRegularisers } from '../src/prune/prune-model.ts';
+import { BENCHMARK_REGULARISERS, fineTuneRegularisers } from '../src/prune/prune-model.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
@@ -50,7 +50,7 @@ const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head
 
 /** The regularisers `prune` fine-tunes with on the model's prunable channels (the experiment's "rs" setting), or none. */
 const regularisersOf = (c: Config, g: Graph): PerturbationRegularisers | undefined =>
-  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: boxFromFlags(0.1, 0.1), wasserstein: 30, reluStability: 10 }) : undefined;
+  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: boxFromFlags(0.1, 0.1), ...BENCHMARK_REGULARISERS }) : undefined;
 
 /** One (α, β) per image, uniform in the box, the same on both sides. */
 function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {

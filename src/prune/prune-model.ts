@@ -58,6 +58,9 @@ export interface PruneOptions {
   engine?: TrainEngine;
 }
 
+/** The regularisers' weights of the benchmark's headline: the experiment's "rs" setting and the demo's fine-tuning (docs/usn.md, choosing λ). */
+export const BENCHMARK_REGULARISERS = { wasserstein: 30, reluStability: 10 } as const;
+
 /** Defaults of the pipeline's settings (the CLI's and the experiment's). */
 export const PRUNE_DEFAULTS = { rounds: 2, epochs: 15, usnImages: 64, usnPerturbations: 12, boundGrid: 4, minWidth: 2, scope: 'layer', lr: 1e-3, batchSize: 32, wasserstein: 0, reluStability: 0 } as const;
 

@@ -13,7 +13,7 @@ import type { Graph } from '../../graph/graph.ts';
 import type { ModelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
-import { PRUNE_DEFAULTS, pruneMetadata, pruneModel } from '../../prune/prune-model.ts';
+import { BENCHMARK_REGULARISERS, PRUNE_DEFAULTS, pruneMetadata, pruneModel } from '../../prune/prune-model.ts';
 import { openSource } from '../../runtime/frames.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { runStream } from '../../runtime/stream.ts';
@@ -36,9 +36,6 @@ type Plan = (typeof PLANS)[keyof typeof PLANS];
 const DEMO_BOX = boxFromFlags(0.1, 0.1);
 const DEMO_TOLERANCE = 2;
 const DEMO_SPARSITY = 0.5;
-/** The regularisers' weights during the demo's fine-tuning (the experiment's "rs" setting, docs/usn.md). */
-const DEMO_WASSERSTEIN = 30;
-const DEMO_RELU_STABILITY = 10;
 
 /** Accuracy in onnxruntime and certification of the held-out scenes at the demo's property, for one model. */
 async function assess(graph: Graph, meta: ModelMeta, test: LoadedSet, plan: Plan): Promise<Omit<Assessment, 'certification'> & { certification: SettingSummary }> {
@@ -75,9 +72,9 @@ export function registerDemo(program: Command): void {
         const dense = await assess(graph, meta, testSet, plan);
 
         const prunedPath = join(o.out, 'pruned.onnx');
-        log.info({ sparsity: DEMO_SPARSITY, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY }, 'demo: USN pruning with fine-tuning under the Wasserstein and ReLU-stability regularisers');
+        log.info({ sparsity: DEMO_SPARSITY, ...BENCHMARK_REGULARISERS }, 'demo: USN pruning with fine-tuning under the Wasserstein and ReLU-stability regularisers');
         const pruned = readOnnxFile(model, { simplify: false });
-        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, wasserstein: DEMO_WASSERSTEIN, reluStability: DEMO_RELU_STABILITY, seed: 1 } as const;
+        const pruneOptions = { ...PRUNE_DEFAULTS, method: 'usn', box: DEMO_BOX, sparsity: DEMO_SPARSITY, rounds: plan.pruneRounds, epochs: plan.pruneEpochs, ...BENCHMARK_REGULARISERS, seed: 1 } as const;
         const pruneReport = await pruneModel(pruned, meta, trainSet, pruneOptions);
         Object.assign(pruned.metadata, pruneMetadata(pruneOptions, pruneReport));
         writeOnnxFile(prunedPath, pruned);

@@ -15,7 +15,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
-import { PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { BENCHMARK_REGULARISERS, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
@@ -46,8 +46,8 @@ export function registerExperiment(program: Command): void {
     .option('--sparsities <list>', 'channel sparsities', '0.3,0.5,0.7')
     .option('--headline <s>', 'the sparsity run with every seed, and the ablations', '0.5')
     .option('--seeds <n>', 'seeds at the headline sparsity (1, 2, …)', '3')
-    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser when on', '30')
-    .option('--relu-stability <μ>', "weight of the ReLU-stability regulariser in the 'rs' setting", '10')
+    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser when on', String(BENCHMARK_REGULARISERS.wasserstein))
+    .option('--relu-stability <μ>', "weight of the ReLU-stability regulariser in the 'rs' setting", String(BENCHMARK_REGULARISERS.reluStability))
     .option('--regulariser <list>', 'regulariser settings swept: off (none), on (Wasserstein), rs (Wasserstein + ReLU stability)', 'on,off')
     .option('--ablations <list>', "USN term subsets, ';'-separated, each a comma list of bias, smoothness, bounds, stability ('none': no ablation)", 'bias;smoothness;bias,smoothness;bias,smoothness,bounds,stability')
     .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides (all runs)`, 'layer')

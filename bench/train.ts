@@ -48,15 +48,17 @@ interface Measured { imagesPerSecond: number; peakMiB: number }
 
 const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head, keypoints: KEYPOINTS, skeleton: [], inputSize: c.size, cropPadding: 1.25, seed: 1 });
 
+/** The box the regularised step perturbs within: brightness ±0.1 × contrast ±0.1, the benchmark's pruning box. */
+const BOX = boxFromFlags(0.1, 0.1);
+
 /** The regularisers `prune` fine-tunes with on the model's prunable channels (the experiment's "rs" setting), or none. */
 const regularisersOf = (c: Config, g: Graph): PerturbationRegularisers | undefined =>
-  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: boxFromFlags(0.1, 0.1), ...BENCHMARK_REGULARISERS }) : undefined;
+  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: BOX, ...BENCHMARK_REGULARISERS }) : undefined;
 
 /** One (α, β) per image, uniform in the box, the same on both sides. */
 function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {
   const rng = new Rng(2);
-  const box = boxFromFlags(0.1, 0.1);
-  return { alpha: Float32Array.from({ length: c.batch }, () => rng.uniform(box.alphaLo, box.alphaHi)), beta: Float32Array.from({ length: c.batch }, () => rng.uniform(box.betaLo, box.betaHi)) };
+  return { alpha: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.alphaLo, BOX.alphaHi)), beta: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.betaLo, BOX.betaHi)) };
 }
 
 /** Images per second of `fn` (which returns the images it processed), over at least `seconds` after one warm-up call. */

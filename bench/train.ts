@@ -77,7 +77,7 @@ async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossin
   const meta = modelMeta(g, c.arch);
   const n = c.batch;
   const data = Float32Array.from({ length: n * 3 * c.size * c.size }, () => rng.next());
-  const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...perturbations(c) };
+  const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...(c.regularised ? perturbations(c) : {}) };
   const regularisers = regularisersOf(c, g);
   const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
   const train = await timed(c.seconds, async () => {
@@ -126,7 +126,7 @@ function pytorchSide(python: string, c: Config, dir: string): Measured & { torch
     threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head, seconds: c.seconds,
     ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
     input: g.inputs[0]!.name, output: g.outputs[0]!.name, trainable,
-    ...(c.regularised ? { regularisers: regularisersOf(c, g), alpha: [...perturbations(c).alpha], beta: [...perturbations(c).beta] } : {}),
+    ...(c.regularised ? { regularisers: regularisersOf(c, g), ...Object.fromEntries(Object.entries(perturbations(c)).map(([k, v]) => [k, [...v]])) } : {}),
     nodes: g.nodes.map((n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })),
     initializers: Object.fromEntries([...g.initializers].map(([k, t]) => [k, { dims: t.dims, data: [...t.data] }])),
   };

@@ -11,7 +11,7 @@ import { modelMeta, setModelMeta } from '../../src/model/metadata.ts';
 import { decodeOnnx } from '../../src/onnx/read.ts';
 import { OnnxEmitter } from '../../src/onnx/emit.ts';
 import { openSession } from '../../src/onnx/ort.ts';
-import { signOf } from '../../src/train/grad/activation.ts';
+import { positive, signOf } from '../../src/train/grad/activation.ts';
 import { GRAD_RULES } from '../../src/train/grad/index.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
@@ -153,6 +153,19 @@ describe('gradient rules', () => {
     // Denormals (1e-45, -1e-44): only the sign and a magnitude in (0, 1] are promised; ±Infinity gives NaN.
     assert.ok(out[10]! > 0 && out[10]! <= 1 && out[11]! < 0 && out[11]! >= -1, `${out[10]}, ${out[11]}`);
     assert.ok(Number.isNaN(out[12]));
+  });
+
+  it('positive is the 0/1 mask of v > 0, exactly, at zero, negatives and normal floats of any size', async () => {
+    const v = Float32Array.of(-Infinity, -3e38, -1, -1e-45, -0, 0, 1.1754943508222875e-38, 1e-20, 1, 3e38, Infinity, 1e-45);
+    const e = new OnnxEmitter('positive');
+    e.input('v', [v.length]);
+    e.output(positive(e, 'v'), 'mask');
+    const session = await openSession(e.encode());
+    const out = (await session.run({ v: new ort.Tensor('float32', v, [v.length]) })).mask!.data as Float32Array;
+    await session.release();
+    for (let i = 0; i < 11; i++) assert.ok(out[i] === (v[i]! > 0 ? 1 : 0), `mask of ${v[i]} came out ${out[i]}`);
+    // A positive denormal: only a mask in [0, 1] is promised.
+    assert.ok(out[11]! >= 0 && out[11]! <= 1, `${out[11]}`);
   });
 
   it('refuses to train a model with an operator that has no rule, naming the node', () => {

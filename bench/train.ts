@@ -30,6 +30,7 @@ import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
+import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({
   options: {
@@ -142,11 +143,6 @@ function luxcertChild(c: Config): Awaited<ReturnType<typeof luxcertSide>> {
   const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), '--threads', values.threads!], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`luxcert side failed on ${c.arch}/${c.head}/${c.size}: ${child.stderr.trim().split('\n').pop()}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof luxcertSide>>;
-}
-
-/** A python3 that imports torch (Debian's is /usr/bin/python3; a pyenv shim on PATH may lack it), or undefined. */
-function findTorch(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 }
 
 if (values.one !== undefined) {

@@ -120,7 +120,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
 }
 
 /** Shapes of every model value with the batch fixed to `n`; refuses a model with other dynamic dimensions. */
-function staticShapes(model: Graph, n: number): Map<string, number[]> {
+export function staticShapes(model: Graph, n: number): Map<string, number[]> {
   const input = model.inputs[0]!;
   const copy: Graph = { ...model, inputs: [{ name: input.name, shape: [n, ...input.shape.slice(1)] }], outputs: model.outputs.map((o) => ({ ...o, shape: [] })), nodes: [...model.nodes] };
   const shapes = validateGraph(copy);

@@ -7,12 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findTorch } from '../bench/torch.ts';
 import { writeFileAtomic } from '../src/core/atomic-write.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import { GRADIENT_FIXTURES, gradientCases } from '../test/train/pytorch-gradient-cases.ts';
 import { gradientDigest } from '../test/train/step-check.ts';
 
-const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+const python = findTorch();
 if (!python) throw new Error('no python3 with torch (apt-get install python3-torch)');
 const dir = mkdtempSync(join(tmpdir(), 'luxcert-grads-'));
 mkdirSync(GRADIENT_FIXTURES, { recursive: true });

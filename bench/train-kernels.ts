@@ -25,6 +25,7 @@ import { weightRoles } from '../src/train/grad/tape.ts';
 import type { GradContext } from '../src/train/grad/rule.ts';
 import { staticShapes } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
+import { perSecond } from './timing.ts';
 import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({
@@ -112,26 +113,14 @@ function kernelGraph(k: Kernel, convBlock: number): { onnx: Uint8Array; feeds: R
   return { onnx: e.encode(), feeds };
 }
 
-/** Milliseconds per call of `fn`, over at least `seconds` after two warm-up calls. */
-async function msPerCall(fn: () => Promise<unknown>): Promise<number> {
-  await fn();
-  await fn();
-  let calls = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await fn();
-    calls++;
-  }
-  return (performance.now() - t0) / calls;
-}
-
 /** luxcert's side: every kernel's milliseconds, each in a session opened as the training step opens its own. */
 async function luxcertRound(kernels: Kernel[], convBlock: number): Promise<number[]> {
   const ms: number[] = [];
   for (const k of kernels) {
     const { onnx, feeds } = kernelGraph(k, convBlock);
     const session = await openSession(onnx, engineSessionOptions({ device: 'cpu', threads }));
-    ms.push(await msPerCall(() => session.run(feeds)));
+    await session.run(feeds);
+    ms.push(1000 / (await perSecond(seconds, async () => { await session.run(feeds); return 1; })));
     await session.release();
   }
   return ms;

@@ -30,6 +30,7 @@ import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
+import { perSecond } from './timing.ts';
 import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({
@@ -62,15 +63,6 @@ function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {
   return { alpha: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.alphaLo, BOX.alphaHi)), beta: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.betaLo, BOX.betaHi)) };
 }
 
-/** Images per second of `fn` (which returns the images it processed), over at least `seconds` after one warm-up call. */
-async function timed(seconds: number, fn: () => Promise<number> | number): Promise<number> {
-  await fn();
-  let images = 0;
-  const t0 = performance.now();
-  while ((performance.now() - t0) / 1000 < seconds) images += await fn();
-  return images / ((performance.now() - t0) / 1000);
-}
-
 /** luxcert's side, in this (child) process: training steps, then onnxruntime inference on the same batch. */
 async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossingMs: number; stepMs: number }> {
   const rng = new Rng(1);
@@ -81,7 +73,7 @@ async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossin
   const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...(c.regularised ? perturbations(c) : {}) };
   const regularisers = regularisersOf(c, g);
   const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
-  const train = await timed(c.seconds, async () => {
+  const train = await perSecond(c.seconds, async () => {
     await runner.step(batch, 1e-3);
     return n;
   });
@@ -89,7 +81,7 @@ async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossin
   const peakMiB = process.resourceUsage().maxRSS / 1024;
   await runner.release();
   const session = await openSession(encodeOnnx(g), { intraOpNumThreads: Number(values.threads) });
-  const ort = await timed(2, async () => {
+  const ort = await perSecond(2, async () => {
     await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
     return n;
   });

@@ -16,12 +16,16 @@ import { GRAD_RULES } from '../../src/train/grad/index.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
 
-const S = 8;
 type Weight = (name: string, dims: number[], lo?: number, hi?: number) => string;
 type Body = (b: GraphBuilder, x: string, w: Weight) => string;
 
-/** A regression model around a body: image [N, 3, 8, 8] → body → Flatten → Gemm (α = 2) → [N, 2, 2]. */
+/** Cases on larger images than 8 × 8: maps of 32 × 32 and more, where the Conv weight gradient gathers rows. */
+const GATHERED = 'Conv stride 1 on 32 × 32 maps, dilation 2, uneven pads, a 3×2 kernel (weight gradient by gathered rows, border pairs on several taps)';
+const SIZES: Record<string, number> = { [GATHERED]: 32 };
+
+/** A regression model around a body: image [N, 3, S, S] (8 unless SIZES says) → body → Flatten → Gemm (α = 2) → [N, 2, 2]. */
 function model(name: string, body: Body): Graph {
+  const S = SIZES[name] ?? 8;
   const make = (head?: number) => {
     const b = new GraphBuilder(name);
     const rng = new Rng(11);
@@ -56,6 +60,8 @@ const CASES: Record<string, Body> = {
     conv(b, conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w, 'c2', 8, 2, { group: 2, dilations: [2, 2], pads: [2, 1, 1, 3] }),
   'Conv stride 1 with a 3×2 kernel (weight gradient by shifted rows and columns)': (b, x, w) =>
     b.op('Conv', [conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w('r.w', [4, 8, 3, 2]), w('r.b', [4])], { kernel_shape: [3, 2], pads: [1, 0, 1, 1] }, 'r'),
+  [GATHERED]: (b, x, w) =>
+    b.op('Conv', [conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] }), w('r.w', [2, 4, 3, 2]), w('r.b', [2])], { kernel_shape: [3, 2], dilations: [2, 2], pads: [3, 1, 2, 2] }, 'r'),
   'BatchNormalization in training mode (4-D and 2-D), Gemm, MatMul': (b, x, w) => {
     const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
     const bn = b.op('BatchNormalization', [c, w('bn.s', [4], 0.5, 1.5), w('bn.t', [4]), w('bn.m', [4], 0, 0), w('bn.v', [4], 1, 1)], { epsilon: 1e-5 });
@@ -115,7 +121,7 @@ describe('gradient rules', () => {
     assert.deepEqual(refused, ['ConvTranspose']);
   });
 
-  it('the Conv weight gradient copies what writes fewer values: patches of 3 channels (im2col), shifted rows and columns of 8 → 2 and for a 3×2 kernel', () => {
+  it('the Conv weight gradient copies what costs less to write: patches of 3 channels (im2col), shifted rows and columns of 8 → 2 and for a 3×2 kernel, gathered rows on 32 × 32 maps', () => {
     const name = 'Conv stride 1, dilation 2, groups, uneven pads (weight gradient by shifted rows and columns)';
     const g = model(name, CASES[name]!);
     const unfolds = decodeOnnx(buildTrainStep({ model: g, meta: modelMeta(g, name), batch: 2 }).onnx, 'step').nodes
@@ -129,6 +135,12 @@ describe('gradient rules', () => {
     const shapes = decodeOnnx(buildTrainStep({ model: r, meta: modelMeta(r, rect), batch: 2 }).onnx, 'step').nodes
       .filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => (n.attrs.kernel_shape as number[]).join('×'));
     assert.deepEqual(shapes.sort(), ['1×2', '3×1', '3×3']);
+    // On 32 × 32 maps both convolutions' row shifts are gathered rows of their unpadded inputs, with border pairs subtracted.
+    const big = model(GATHERED, CASES[GATHERED]!);
+    const nodes = decodeOnnx(buildTrainStep({ model: big, meta: modelMeta(big, GATHERED), batch: 2 }).onnx, 'step').nodes;
+    const copies = nodes.filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => (n.attrs.kernel_shape as number[]).join('×'));
+    assert.deepEqual(copies.sort(), ['1×2', '1×3']);
+    assert.equal(nodes.filter((n) => n.op === 'MatMul' && n.inputs[0]!.startsWith('conv.border')).length, 2);
   });
 
   for (const [name, body] of Object.entries(CASES)) {

@@ -39,8 +39,8 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
       { win: { kernel_shape: [1, 1], pads: [0, 0, 0, 0], strides: [2, 2], dilations: [1, 1] }, bias: true },
       { win: { kernel_shape: [3, 2], pads: [1, 0, 1, 1], strides: [1, 2], dilations: [1, 1] }, bias: false },
     ];
-    // Whole blocks, and both counts padded (24 → 12 with blocks of 16: inputs by 8, outputs by 4).
-    const channelPairs: [number, number][] = [[2 * block, block], [block + block / 2, (3 * block) / 4]];
+    // Whole blocks, both counts padded (24 → 12 with blocks of 16: inputs by 8, outputs by 4), and an NCHW input under a block (8 → 16).
+    const channelPairs: [number, number][] = [[2 * block, block], [block + block / 2, (3 * block) / 4], [block / 2, block]];
     const cases = channelPairs.flatMap((channels) => windows.map((w) => ({ ...w, channels })));
     const e = new OnnxEmitter('conv_forms');
     const feeds: Record<string, ort.Tensor> = {};
@@ -78,9 +78,12 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
     assert.deepEqual(blockedChannels([32, 64], 16), [32, 64]);
     assert.deepEqual(blockedChannels([16, 24], 16), [16, 32]);
     assert.deepEqual(blockedChannels([24, 8], 16), [32, 16]);
-    assert.equal(blockedChannels([8, 16], 16), undefined, 'inputs doubled');
+    assert.deepEqual(blockedChannels([8, 16], 16), [8, 16], 'fewer inputs than a block are read as NCHW, not doubled');
+    assert.deepEqual(blockedChannels([12, 24], 16), [12, 32]);
+    assert.equal(blockedChannels([20, 16], 16), undefined, 'inputs nearly doubled');
     assert.equal(blockedChannels([32, 4], 16), undefined, 'outputs quadrupled');
-    assert.equal(blockedChannels([3, 16], 16), undefined, 'ReorderInput takes multiples of 4');
+    assert.equal(blockedChannels([3, 16], 16), undefined, 'three channels stay plain');
+    assert.equal(blockedChannels([18, 32], 16), undefined, 'ReorderInput takes multiples of 4');
     assert.equal(blockedChannels([32, 32], 1), undefined, 'no blocked kernels');
   });
 
@@ -101,17 +104,21 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
   });
 
   it('pad channel counts to whole blocks where that pays, and give every strided input gradient its phases on the CPU', () => {
-    // tiny: conv1 3 → 8 (image: plain), conv2 8 → 16 at stride 2 (inputs would double: plain),
+    // tiny: conv1 3 → 8 (image: plain), conv2 8 → 16 at stride 2 (its NCHW input read by the blocked kernel),
     // conv3 16 → 24 at stride 2 (outputs padded to 32), no head convolution (regression).
     const g = buildZooModel({ arch: 'tiny', head: 'regression', keypoints: ['a', 'b'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 1 });
     const nodes = (convBlock?: number) => onnx.ModelProto.decode(buildTrainStep({ model: g, meta: modelMeta(g, 'tiny'), batch: 2, ...(convBlock ? { convBlock } : {}) }).onnx).graph!.node!;
     const cpu = nodes(16);
     const convs = (domain: string) => cpu.filter((n) => n.opType === 'Conv' && (n.domain ?? '') === domain).length;
     assert.equal(cpu.filter((n) => n.opType === 'ConvTranspose').length, 0);
-    // Blocked: conv3's forward, its 2 × 2 phases (24 → 16, inputs padded to 32) and conv2's (16 → 8, outputs padded to 16).
-    assert.equal(convs('com.microsoft.nchwc'), 1 + 4 + 4);
-    // Plain: conv1's and conv2's forward, one patch copy (im2col) per weight gradient.
-    assert.equal(convs(''), 2 + 3);
+    // Blocked: conv2's and conv3's forward, conv3's 2 × 2 phases (24 → 16, inputs padded to 32) and conv2's (16 → 8, outputs padded to 16).
+    assert.equal(convs('com.microsoft.nchwc'), 2 + 4 + 4);
+    // conv2's forward alone reads its NCHW input as it is; every other blocked Conv reads a ReorderInput's blocks.
+    const reordered = new Set(cpu.filter((n) => n.opType === 'ReorderInput').map((n) => n.output![0]));
+    const direct = cpu.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv' && !reordered.has(n.input![0]!));
+    assert.deepEqual(direct.map((n) => n.input![0]), ['conv1.relu']);
+    // Plain: conv1's forward, one patch copy (im2col) per weight gradient.
+    assert.equal(convs(''), 1 + 3);
     assert.equal(nodes().filter((n) => n.opType === 'ConvTranspose').length, 2);
   });
 });

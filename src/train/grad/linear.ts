@@ -29,12 +29,17 @@ const MIN_GATHERED_MAP = 1024;
 /**
  * Σ over images of A·Bᵀ per image and group, A and B as [rows, K] matrices per image and group; the
  * sum over images as a row of ones times the per-image products (3.2–3.8× faster than onnxruntime's
- * ReduceSum over axis 0). Shaped [group, rowsA, rowsB].
+ * ReduceSum over axis 0). Shaped [group, rowsA, rowsB]. The GEMM repacks its second operand, so the
+ * one with fewer rows goes second and the small sum is transposed back (16 × 27 rows over 4,096
+ * values: 0.69 against 0.84 ms for 32 images; 8 × 27: 0.60 against 0.69).
  */
 function summedProduct(e: GradContext['e'], [n, group]: [number, number], a: string, rowsA: number, b: string, rowsB: number): string {
-  const perImage = e.contrib('FusedMatMul', [e.op('Reshape', [a, e.ints([n, group, rowsA, -1])]), e.op('Reshape', [b, e.ints([n, group, rowsB, -1])])], { transB: 1 });
+  const swap = rowsA < rowsB;
+  const [first, second] = swap ? [[b, rowsB], [a, rowsA]] as const : [[a, rowsA], [b, rowsB]] as const;
+  const perImage = e.contrib('FusedMatMul', [e.op('Reshape', [first[0], e.ints([n, group, first[1], -1])]), e.op('Reshape', [second[0], e.ints([n, group, second[1], -1])])], { transB: 1 });
   const ones = e.memo(`ones ${n}`, () => e.tensor('ones', { dims: [1, n], data: new Float32Array(n).fill(1) }));
-  return e.op('Reshape', [e.op('MatMul', [ones, e.op('Reshape', [perImage, e.ints([n, -1])])]), e.ints([group, rowsA, rowsB])]);
+  const sum = e.op('Reshape', [e.op('MatMul', [ones, e.op('Reshape', [perImage, e.ints([n, -1])])]), e.ints([group, first[1], second[1]])]);
+  return swap ? e.op('Transpose', [sum], { perm: [0, 2, 1] }) : sum;
 }
 
 /**

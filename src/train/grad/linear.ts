@@ -100,7 +100,8 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
   const taps = kh * kw;
   const [rowsA, rowsB] = [(co! / group) * kw, (ci! / group) * kh];
   const reach = (kw - 1) * dw;
-  if (strides.every((s) => s === 1) && taps > 1) {
+  const stride1 = strides.every((s) => s === 1);
+  if (stride1 && taps > 1) {
     const gathered = group === 1 && ho! * w! >= MIN_GATHERED_MAP && pads[1] <= reach && pads[3] <= reach;
     const wp = w! + pads[1] + pads[3];
     const cost = gathered ? (ci! * kh / 2 + co! * kw) * w! : (ci! * kh + co! * kw) * wp;
@@ -115,7 +116,7 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
       return e.op('Reshape', [e.op('Transpose', [byShift], { perm: [0, 1, 3, 4, 2] }), e.ints(inShapes[1]!)]);
     }
   }
-  const plain = taps === 1 && strides.every((s) => s === 1) && pads.every((p) => p === 0);
+  const plain = taps === 1 && stride1 && pads.every((p) => p === 0);
   const patches = plain ? ins[0]! : e.op('Conv', [ins[0]!, oneHotKernel(e, ci!, taps, [kh, kw], (t) => t)], { kernel_shape: [kh, kw], strides, dilations: [dh, dw], pads, group: ci! });
   return e.op('Reshape', [summedProduct(e, [n!, group], dy, co! / group, patches, (ci! / group) * taps), e.ints(inShapes[1]!)]);
 }

@@ -20,7 +20,7 @@ type Weight = (name: string, dims: number[], lo?: number, hi?: number) => string
 type Body = (b: GraphBuilder, x: string, w: Weight) => string;
 
 /** Cases on larger images than 8 × 8: maps of 32 × 32 and more, where the Conv weight gradient gathers rows. */
-const GATHERED = 'Conv stride 1 on 32 × 32 maps, dilation 2, uneven pads, a 3×2 kernel (weight gradient by gathered rows, border pairs on several taps)';
+const GATHERED = 'Conv stride 1 on 32 × 32 maps, dilation 2, uneven pads, a 3×2 kernel (weight gradient by gathered rows of either operand, border pairs on several taps)';
 const SIZES: Record<string, number> = { [GATHERED]: 32 };
 
 /** A regression model around a body: image [N, 3, S, S] (8 unless SIZES says) → body → Flatten → Gemm (α = 2) → [N, 2, 2]. */
@@ -60,8 +60,10 @@ const CASES: Record<string, Body> = {
     conv(b, conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w, 'c2', 8, 2, { group: 2, dilations: [2, 2], pads: [2, 1, 1, 3] }),
   'Conv stride 1 with a 3×2 kernel (weight gradient by shifted rows and columns)': (b, x, w) =>
     b.op('Conv', [conv(b, x, w, 'c1', 3, 8, { pads: [1, 1, 1, 1] }), w('r.w', [4, 8, 3, 2]), w('r.b', [4])], { kernel_shape: [3, 2], pads: [1, 0, 1, 1] }, 'r'),
-  [GATHERED]: (b, x, w) =>
-    b.op('Conv', [conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] }), w('r.w', [2, 4, 3, 2]), w('r.b', [2])], { kernel_shape: [3, 2], dilations: [2, 2], pads: [3, 1, 2, 2] }, 'r'),
+  [GATHERED]: (b, x, w) => {
+    const r = b.op('Conv', [conv(b, x, w, 'c1', 3, 4, { pads: [1, 1, 1, 1] }), w('r.w', [2, 4, 3, 2]), w('r.b', [2])], { kernel_shape: [3, 2], dilations: [2, 2], pads: [3, 1, 2, 2] }, 'r');
+    return conv(b, r, w, 'r2', 2, 3, { dilations: [2, 2], pads: [3, 2, 2, 2] });
+  },
   'BatchNormalization in training mode (4-D and 2-D), Gemm, MatMul': (b, x, w) => {
     const c = conv(b, x, w, 'c', 3, 4, { pads: [1, 1, 1, 1], strides: [2, 2] });
     const bn = b.op('BatchNormalization', [c, w('bn.s', [4], 0.5, 1.5), w('bn.t', [4]), w('bn.m', [4], 0, 0), w('bn.v', [4], 1, 1)], { epsilon: 1e-5 });
@@ -135,12 +137,14 @@ describe('gradient rules', () => {
     const shapes = decodeOnnx(buildTrainStep({ model: r, meta: modelMeta(r, rect), batch: 2 }).onnx, 'step').nodes
       .filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => (n.attrs.kernel_shape as number[]).join('×'));
     assert.deepEqual(shapes.sort(), ['1×2', '3×1', '3×3']);
-    // On 32 × 32 maps both convolutions' row shifts are gathered rows of their unpadded inputs, with border pairs subtracted.
+    // On 32 × 32 maps row shifts are gathered whole rows, with border pairs subtracted: c1 (3 → 4) and r2 (2 → 3) gather
+    // their output gradients' rows against their inputs' column copies, r (4 → 2) its input's rows against its output gradient's.
     const big = model(GATHERED, CASES[GATHERED]!);
     const nodes = decodeOnnx(buildTrainStep({ model: big, meta: modelMeta(big, GATHERED), batch: 2 }).onnx, 'step').nodes;
-    const copies = nodes.filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => (n.attrs.kernel_shape as number[]).join('×'));
-    assert.deepEqual(copies.sort(), ['1×2', '1×3']);
-    assert.equal(nodes.filter((n) => n.op === 'MatMul' && n.inputs[0]!.startsWith('conv.border')).length, 2);
+    const copied = (v: string) => (v === 'image' || v === 'r' ? v : 'output gradient');
+    const copies = nodes.filter((n) => n.op === 'Conv' && n.inputs[1]!.startsWith('conv.unfold')).map((n) => `${copied(n.inputs[0]!)} ${(n.attrs.kernel_shape as number[]).join('×')}`);
+    assert.deepEqual(copies.sort(), ['image 1×3', 'output gradient 1×2', 'r 1×3']);
+    assert.equal(nodes.filter((n) => n.op === 'MatMul' && n.inputs[0]!.startsWith('conv.border')).length, 3);
   });
 
   for (const [name, body] of Object.entries(CASES)) {

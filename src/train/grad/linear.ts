@@ -43,38 +43,37 @@ function summedProduct(e: GradContext['e'], [n, group]: [number, number], a: str
 }
 
 /**
- * A group-1, stride-1 Conv's Σ cols·rowsᵀ with the kh row-shifted copies of the input gathered as
- * whole rows of the unpadded input (`Gather`, about half a one-hot Conv's cost per value) against
- * `cols`, the output gradient's column shifts as wide as the input. A row above or below the input
- * is gathered as the nearest border row instead of zeros, so each such (tap, output row) pair's
- * product — one row of `cols` against one input row, per image — is subtracted again.
+ * Σ over images of cols·rowsᵀ for a group-1, stride-1 Conv's weight gradient, where `rows` are the
+ * kh row shifts of `source` [n, channels, hs, ws] gathered as whole rows (`Gather`, about half a
+ * one-hot Conv's cost per value written) and `cols` [n, colRows, outRows, ws] the other operand's
+ * column shifts: product row y of tap a reads source row y + shift(a). A source row out of range is
+ * gathered as the nearest border row instead of zeros, so each such (tap, product row) pair's
+ * product — one row of `cols` against one source row, per image — is subtracted again. Shaped
+ * [1, colRows, channels·kh].
  */
-function gatheredRowsProduct(ctx: GradContext, cols: string, colRows: number): string {
-  const { e, ins, inShapes, outShape } = ctx;
-  const { kernel: [kh], dilations: [dh], pads } = convWindow(ctx);
-  const [n, ci, h] = inShapes[0]! as [number, number, number];
-  const ho = outShape[2]!;
+function gatheredRowsProduct(e: GradContext['e'], n: number, source: { value: string; channels: number; rows: number }, shift: (tap: number) => number, kh: number, cols: string, colRows: number, outRows: number): string {
   const rowIndex: number[] = [];
   const border: { tap: number; y: number; row: number }[] = [];
   for (let tap = 0; tap < kh; tap++) {
-    for (let y = 0; y < ho; y++) {
-      const src = y + tap * dh - pads[0];
-      const row = Math.min(h - 1, Math.max(0, src));
+    for (let y = 0; y < outRows; y++) {
+      const src = y + shift(tap);
+      const row = Math.min(source.rows - 1, Math.max(0, src));
       rowIndex.push(row);
       if (row !== src) border.push({ tap, y, row });
     }
   }
-  const product = summedProduct(e, [n, 1], cols, colRows, e.op('Gather', [ins[0]!, e.ints(rowIndex)], { axis: 2 }), ci * kh);
+  const c = source.channels;
+  const product = summedProduct(e, [n, 1], cols, colRows, e.op('Gather', [source.value, e.ints(rowIndex)], { axis: 2 }), c * kh);
   if (border.length === 0) return product;
   const row = (v: string, at: number, rows: number) => e.op('Reshape', [e.op('Gather', [v, e.ints([at])], { axis: 2 }), e.ints([n, rows, -1])]);
-  const perPair = border.map((b) => e.op('Reshape', [e.contrib('FusedMatMul', [row(cols, b.y, colRows), row(ins[0]!, b.row, ci)], { transB: 1 }), e.ints([n, -1])]));
-  // One MatMul sums each pair's per-image products into its tap: [kh, pairs·n] × [pairs·n, colRows·ci].
+  const perPair = border.map((b) => e.op('Reshape', [e.contrib('FusedMatMul', [row(cols, b.y, colRows), row(source.value, b.row, c)], { transB: 1 }), e.ints([n, -1])]));
+  // One MatMul sums each pair's per-image products into its tap: [kh, pairs·n] × [pairs·n, colRows·c].
   const p = border.length;
   const toTap = new Float32Array(kh * p * n);
   border.forEach((b, j) => toTap.fill(1, (b.tap * p + j) * n, (b.tap * p + j + 1) * n));
   const byTap = e.op('MatMul', [e.tensor('conv.border', { dims: [kh, p * n], data: toTap }), p === 1 ? perPair[0]! : e.op('Concat', perPair, { axis: 0 })]);
-  const spurious = e.op('Transpose', [e.op('Reshape', [byTap, e.ints([kh, colRows, ci])])], { perm: [1, 2, 0] });
-  return e.op('Sub', [product, e.op('Reshape', [spurious, e.ints([1, colRows, ci * kh])])]);
+  const spurious = e.op('Transpose', [e.op('Reshape', [byTap, e.ints([kh, colRows, c])])], { perm: [1, 2, 0] });
+  return e.op('Sub', [product, e.op('Reshape', [spurious, e.ints([1, colRows, c * kh])])]);
 }
 
 /**
@@ -86,31 +85,49 @@ function gatheredRowsProduct(ctx: GradContext, cols: string, colRows: number): s
  * padding included) against the output gradient as it is, or — stride 1 — kh row-shifted copies of
  * the input against kw column-shifted copies of the output gradient, each pair of shifts meeting
  * once in the product; whichever costs less to write. The row shifts are gathered rows of the
- * unpadded input (`gatheredRowsProduct`) where the group is 1 and the output map holds at least
+ * unpadded input (`gatheredRowsProduct`) where the group is 1 and the maps hold at least
  * MIN_GATHERED_MAP values (16 → 16 channels at 64 px 10 % faster than padded copies by one-hot Conv,
- * 32 → 32 at 32 px 9 %; level at 16 px, 1.2× slower at 8 px), padded one-hot copies otherwise.
+ * 32 → 32 at 32 px 9 %; level at 16 px, 1.2× slower at 8 px), padded one-hot copies otherwise; or,
+ * where that costs less (fewer input channels than output), the output gradient's gathered rows
+ * against the input's column shifts (tiny's 3 → 8 at 64 px 12 % faster).
  * Im2col measured 1.3–3.3× faster than slicing each kernel tap and 2× faster than a Conv over the
  * batch-transposed input (16–64 channels).
  */
 function convWeightGrad(ctx: GradContext, dy: string): string {
   const { e, ins, inShapes, outShape } = ctx;
   const { kernel: [kh, kw], strides, dilations: [dh, dw], pads, group } = convWindow(ctx);
-  const [n, ci, , w] = inShapes[0]!;
+  const [n, ci, h, w] = inShapes[0]!;
   const [, co, ho, wo] = outShape;
   const taps = kh * kw;
   const [rowsA, rowsB] = [(co! / group) * kw, (ci! / group) * kh];
   const reach = (kw - 1) * dw;
   const stride1 = strides.every((s) => s === 1);
   if (stride1 && taps > 1) {
-    const gathered = group === 1 && ho! * w! >= MIN_GATHERED_MAP && pads[1] <= reach && pads[3] <= reach;
+    // Three ways to write the shifts, costed by values written (a gathered row at half a one-hot Conv's):
+    // kh padded row copies of the input against kw column copies of dy as wide as the padded input; the
+    // input's rows gathered against dy's columns as wide as the input; dy's rows gathered against the
+    // input's columns as wide as dy (cheaper where the input has fewer channels).
+    const gatherable = group === 1 && Math.min(ho! * w!, h! * wo!) >= MIN_GATHERED_MAP;
     const wp = w! + pads[1] + pads[3];
-    const cost = gathered ? (ci! * kh / 2 + co! * kw) * w! : (ci! * kh + co! * kw) * wp;
+    const forms = [
+      { form: 'padded', cost: (ci! * kh + co! * kw) * wp },
+      ...(gatherable && pads[1] <= reach && pads[3] <= reach ? [{ form: 'input rows', cost: (ci! * kh / 2 + co! * kw) * w! }] : []),
+      ...(gatherable ? [{ form: 'gradient rows', cost: (co! * kh / 2 + ci! * kw) * wo! }] : []),
+    ];
+    const { form, cost } = forms.reduce((p, q) => (q.cost < p.cost ? q : p));
     if (cost < ci! * taps * wo!) {
+      if (form === 'gradient rows') {
+        // dW[co, ci, a, b] = Σ dy[y + pt − a·dh, x] · x[y, x + b·dw − pl] over the input's rows y and dy's columns x.
+        const cols = e.op('Conv', [ins[0]!, oneHotKernel(e, ci!, kw, [1, kw], (b) => b)], { kernel_shape: [1, kw], dilations: [1, dw], pads: [0, pads[1], 0, pads[3]], group: ci! });
+        const product = gatheredRowsProduct(e, n!, { value: dy, channels: co!, rows: ho! }, (a) => pads[0] - a * dh, kh, cols, ci! * kw, h!);
+        return e.op('Transpose', [e.op('Reshape', [product, e.ints([ci!, kw, co!, kh])])], { perm: [2, 0, 3, 1] });
+      }
       // Output column x' of shift b reads dy at x' + (kw − 1 − b)·dw − (its left pad): as wide as the input (gathered) or as the padded input.
+      const gathered = form === 'input rows';
       const colPads = gathered ? [0, reach - pads[1], 0, reach - pads[3]] : [0, reach, 0, reach];
       const cols = e.op('Conv', [dy, oneHotKernel(e, co!, kw, [1, kw], (b) => kw - 1 - b)], { kernel_shape: [1, kw], dilations: [1, dw], pads: colPads, group: co! });
       const product = gathered
-        ? gatheredRowsProduct(ctx, cols, rowsA)
+        ? gatheredRowsProduct(e, n!, { value: ins[0]!, channels: ci!, rows: h! }, (a) => a * dh - pads[0], kh, cols, rowsA, ho!)
         : summedProduct(e, [n!, group], cols, rowsA, e.op('Conv', [ins[0]!, oneHotKernel(e, ci!, kh, [kh, 1], (a) => a)], { kernel_shape: [kh, 1], dilations: [dh, 1], pads, group: ci! }), rowsB);
       const byShift = e.op('Reshape', [product, e.ints([group, co! / group, kw, ci! / group, kh])]);
       return e.op('Reshape', [e.op('Transpose', [byShift], { perm: [0, 1, 3, 4, 2] }), e.ints(inShapes[1]!)]);

@@ -23,7 +23,7 @@ function oneHotKernel(e: GradContext['e'], channels: number, taps: number, shape
   return e.tensor('conv.unfold', { dims: [channels * taps, 1, ...shape], data });
 }
 
-/** Output maps of fewer values keep the padded row copies: below it the gathered rows' border products cost more than the Gather saves. */
+/** Maps (the product's rows × columns) of fewer values keep the padded row copies: below it the gathered rows' border products cost more than the Gather saves. */
 const MIN_GATHERED_MAP = 1024;
 
 /**
@@ -109,10 +109,10 @@ function convWeightGrad(ctx: GradContext, dy: string): string {
     // input's columns as wide as dy (cheaper where the input has fewer channels).
     const gatherable = group === 1 && Math.min(ho! * w!, h! * wo!) >= MIN_GATHERED_MAP;
     const wp = w! + pads[1] + pads[3];
-    const forms = [
+    const forms: { form: 'padded' | 'input rows' | 'gradient rows'; cost: number }[] = [
       { form: 'padded', cost: (ci! * kh + co! * kw) * wp },
-      ...(gatherable && pads[1] <= reach && pads[3] <= reach ? [{ form: 'input rows', cost: (ci! * kh / 2 + co! * kw) * w! }] : []),
-      ...(gatherable ? [{ form: 'gradient rows', cost: (co! * kh / 2 + ci! * kw) * wo! }] : []),
+      ...(gatherable && pads[1] <= reach && pads[3] <= reach ? [{ form: 'input rows' as const, cost: (ci! * kh / 2 + co! * kw) * w! }] : []),
+      ...(gatherable ? [{ form: 'gradient rows' as const, cost: (co! * kh / 2 + ci! * kw) * wo! }] : []),
     ];
     const { form, cost } = forms.reduce((p, q) => (q.cost < p.cost ? q : p));
     if (cost < ci! * taps * wo!) {

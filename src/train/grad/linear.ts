@@ -65,7 +65,8 @@ function gatheredRowsProduct(e: GradContext['e'], n: number, source: { value: st
   const c = source.channels;
   const product = summedProduct(e, [n, 1], cols, colRows, e.op('Gather', [source.value, e.ints(rowIndex)], { axis: 2 }), c * kh);
   if (border.length === 0) return product;
-  const row = (v: string, at: number, rows: number) => e.op('Reshape', [e.op('Gather', [v, e.ints([at])], { axis: 2 }), e.ints([n, rows, -1])]);
+  // Several pairs can read the same row (a dilated kernel's taps): each is gathered once.
+  const row = (v: string, at: number, rows: number) => e.memo(`gathered row ${v} ${at}`, () => e.op('Reshape', [e.op('Gather', [v, e.ints([at])], { axis: 2 }), e.ints([n, rows, -1])]));
   const perPair = border.map((b) => e.op('Reshape', [e.contrib('FusedMatMul', [row(cols, b.y, colRows), row(source.value, b.row, c)], { transB: 1 }), e.ints([n, -1])]));
   // One MatMul sums each pair's per-image products into its tap: [kh, pairs·n] × [pairs·n, colRows·c].
   const p = border.length;

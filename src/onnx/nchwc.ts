@@ -17,17 +17,19 @@ export interface ConvWindow {
  * 4 or more channels but fewer than a block stays as it is: onnxruntime's blocked kernel reads such an
  * NCHW input directly (as it does an RGB image), 1.2–2× faster than the plain Conv at batch 32 (8 → 16
  * at stride 2 and 64 px: 0.49 against 0.96 ms; 12 → 16 at 32 px: 0.61 against 1.03, and 0.71 padded to
- * a block); three channels stay plain (3 → 64 measured 1.3× slower that way). Measured at batch 32
+ * a block); three channels stay plain (3 → 64 measured 1.3× slower that way), and so does a 1 × 1 kernel
+ * over such an input, whose few multiplications per output do not pay for the output's reorder (4 → 32
+ * at 32 px: 0.19 against 0.40 ms; 8 → 32: 0.22 against 0.52). Measured at batch 32
  * (AVX-512, B = 16): padding the outputs pays up to twice their count (16 → 8: 1.35×, 16 → 24: 1.47× the
  * plain Conv), 4 → 16 does not (32 → 4, 1 × 1: 0.5×); padding the inputs pays when it adds a third
  * (24 → 32: 1.26×).
  */
-export function blockedChannels([ci, co]: [number, number], block: number): [number, number] | undefined {
+export function blockedChannels([ci, co]: [number, number], block: number, [kh, kw]: [number, number]): [number, number] | undefined {
   if (block <= 1 || ci < 4) return undefined;
   const up = (c: number) => Math.ceil(c / block) * block;
   const cop = up(co);
   if (cop > 2 * co) return undefined;
-  if (ci < block) return [ci, cop];
+  if (ci < block) return kh * kw > 1 ? [ci, cop] : undefined;
   return ci % 4 === 0 && 3 * up(ci) <= 4 * ci ? [up(ci), cop] : undefined;
 }
 
@@ -42,7 +44,7 @@ export function blockedChannels([ci, co]: [number, number], block: number): [num
  */
 export function emitConv(e: OnnxEmitter, x: string, w: string, bias: string | undefined, win: ConvWindow, channels: [number, number], block: number): string {
   const [ci, co] = channels;
-  const padded = blockedChannels(channels, block);
+  const padded = blockedChannels(channels, block, win.kernel_shape);
   if (!padded) return e.op('Conv', bias === undefined ? [x, w] : [x, w, bias], { ...win });
   const [cip, cop] = padded;
   const nchwInput = cip < block;

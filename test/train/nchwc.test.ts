@@ -59,7 +59,7 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
       e.output(emitConv(e, `x${ci}`, `w${i}`, bias ? `b${i}` : undefined, win, [ci, co], block), `blocked${i}`);
     });
     const bytes = e.encode();
-    const expectedBlocked = cases.filter((c) => blockedChannels(c.channels, block)).length;
+    const expectedBlocked = cases.filter((c) => blockedChannels(c.channels, block, c.win.kernel_shape)).length;
     assert.ok(expectedBlocked >= windows.length);
     assert.equal(onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.domain === 'com.microsoft.nchwc' && n.opType === 'Conv').length, expectedBlocked);
     const s = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
@@ -75,16 +75,18 @@ describe("onnxruntime's blocked (NCHWc) convolutions in the training step", () =
   });
 
   it('pad channel counts only where the measured rule says it pays', () => {
-    assert.deepEqual(blockedChannels([32, 64], 16), [32, 64]);
-    assert.deepEqual(blockedChannels([16, 24], 16), [16, 32]);
-    assert.deepEqual(blockedChannels([24, 8], 16), [32, 16]);
-    assert.deepEqual(blockedChannels([8, 16], 16), [8, 16], 'fewer inputs than a block are read as NCHW, not doubled');
-    assert.deepEqual(blockedChannels([12, 24], 16), [12, 32]);
-    assert.equal(blockedChannels([20, 16], 16), undefined, 'inputs nearly doubled');
-    assert.equal(blockedChannels([32, 4], 16), undefined, 'outputs quadrupled');
-    assert.equal(blockedChannels([3, 16], 16), undefined, 'three channels stay plain');
-    assert.equal(blockedChannels([18, 32], 16), undefined, 'ReorderInput takes multiples of 4');
-    assert.equal(blockedChannels([32, 32], 1), undefined, 'no blocked kernels');
+    assert.deepEqual(blockedChannels([32, 64], 16, [3, 3]), [32, 64]);
+    assert.deepEqual(blockedChannels([16, 24], 16, [3, 3]), [16, 32]);
+    assert.deepEqual(blockedChannels([24, 8], 16, [3, 3]), [32, 16]);
+    assert.deepEqual(blockedChannels([8, 16], 16, [3, 3]), [8, 16], 'fewer inputs than a block are read as NCHW, not doubled');
+    assert.deepEqual(blockedChannels([12, 24], 16, [3, 3]), [12, 32]);
+    assert.equal(blockedChannels([20, 16], 16, [3, 3]), undefined, 'inputs nearly doubled');
+    assert.equal(blockedChannels([32, 4], 16, [3, 3]), undefined, 'outputs quadrupled');
+    assert.equal(blockedChannels([3, 16], 16, [3, 3]), undefined, 'three channels stay plain');
+    assert.equal(blockedChannels([4, 32], 16, [1, 1]), undefined, 'a 1 × 1 kernel over fewer inputs than a block stays plain');
+    assert.deepEqual(blockedChannels([16, 32], 16, [1, 1]), [16, 32]);
+    assert.equal(blockedChannels([18, 32], 16, [3, 3]), undefined, 'ReorderInput takes multiples of 4');
+    assert.equal(blockedChannels([32, 32], 1, [3, 3]), undefined, 'no blocked kernels');
   });
 
   it('are used for group-1 convolutions whose channel counts fill the blocks, forward and input gradient (by phases at stride 2), and nowhere else', () => {

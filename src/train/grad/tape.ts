@@ -71,24 +71,38 @@ export function emitForward(e: OnnxEmitter, model: Graph, shapes: Map<string, nu
   return { values, updates, tape, requires };
 }
 
+/** A loss term's gradient with respect to an emitted value; `broadcast` where it is shaped to broadcast to the value (e.g. [n, c, 1, 1] for a per-image channel statistic) rather than shaped like it. */
+export interface Seed {
+  value: string;
+  grad: string;
+  broadcast?: boolean;
+}
+
 /**
- * Reverse-mode differentiation over forward passes: `seeds` are the loss's gradients with respect
- * to emitted values; returns the gradient of every emitted value reached, weights included.
+ * Reverse-mode differentiation over forward passes from the loss terms' `seeds`; returns the gradient
+ * of every emitted value reached, weights included. A broadcast seed is added to the value's other
+ * gradients as it is (Add broadcasts: one pass fewer than expanding it first) and expanded only where
+ * it is all a node's output receives.
  */
-export function emitBackward(e: OnnxEmitter, passes: ForwardPass[], seeds: Map<string, string>): Map<string, string> {
-  const grads = new Map(seeds);
-  const accumulate = (v: string, g: string) => {
+export function emitBackward(e: OnnxEmitter, passes: ForwardPass[], seeds: Seed[]): Map<string, string> {
+  const grads = new Map<string, string>();
+  const broadcast = new Set<string>();
+  const accumulate = (v: string, g: string, partial = false) => {
     const prev = grads.get(v);
-    grads.set(v, prev === undefined ? g : e.op('Add', [prev, g]));
+    const sum = prev === undefined ? g : e.op('Add', [prev, g]);
+    if (partial && (prev === undefined || broadcast.has(prev))) broadcast.add(sum);
+    grads.set(v, sum);
   };
+  for (const s of seeds) accumulate(s.value, s.grad, s.broadcast);
   for (const pass of [...passes].reverse()) {
     for (const entry of [...pass.tape].reverse()) {
-      const dy = grads.get(entry.fwd.out);
-      if (dy === undefined) continue;
+      const g = grads.get(entry.fwd.out);
+      if (g === undefined) continue;
+      const dy = broadcast.has(g) ? e.op('Expand', [g, e.ints(entry.ctx.outShape)]) : g;
       const needs = entry.ctx.ins.map((i) => pass.requires.has(i));
       const gs = entry.rule.backward(entry.ctx, entry.fwd, dy, needs);
-      gs.forEach((g, i) => {
-        if (g !== undefined && needs[i]) accumulate(entry.ctx.ins[i]!, g);
+      gs.forEach((gi, i) => {
+        if (gi !== undefined && needs[i]) accumulate(entry.ctx.ins[i]!, gi);
       });
     }
   }

@@ -186,20 +186,21 @@ function emitWasserstein(e: OnnxEmitter, pairs: Pair[], lambda: number, seed: Se
   const terms = pairs.map(({ clean, perturbed, shape }) => {
     const [n, c] = shape as [number, number];
     const spatial = shape.slice(2).reduce((p, d) => p * d, 1);
-    const channelMeans = (v: string) => e.op('Transpose', [shape.length > 2 ? e.op('ReduceMean', [v], { axes: shape.slice(2).map((_, i) => i + 2), keepdims: 0 }) : v], { perm: [1, 0] });
+    const overMap = shape.length > 2;
+    const channelMeans = (v: string) => e.op('Transpose', [overMap ? e.op('ReduceMean', [v], { axes: shape.slice(2).map((_, i) => i + 2), keepdims: 0 }) : v], { perm: [1, 0] });
     const sorted = (v: string) => e.node('TopK', [channelMeans(v), e.ints([n])], { axis: 1, largest: 0, sorted: 1 }, 2);
     const [sa, ia] = sorted(clean);
     const [sb, ib] = sorted(perturbed);
     const diff = e.op('Sub', [sa!, sb!]);
     const absDiff = e.op('Abs', [diff]);
     const g = e.op('Mul', [signOf(e, diff, absDiff), e.scalar(lambda / (n * c * pairs.length * spatial))]);
-    // Each channel mean's gradient, [n, c, 1, 1]: seeded as it is, for the backward pass to broadcast over the map.
+    // Each channel mean's gradient, [n, c, 1, 1] over a map: seeded as it is, for the backward pass to broadcast.
     const back = (idx: string, gs: string) => {
       const perImage = e.op('Transpose', [e.op('ScatterElements', [e.op('ConstantOfShape', [e.ints([c, n])]), idx, gs], { axis: 1 })], { perm: [1, 0] });
-      return shape.length > 2 ? e.op('Reshape', [perImage, e.ints([n, c, ...shape.slice(2).map(() => 1)])]) : perImage;
+      return overMap ? e.op('Reshape', [perImage, e.ints([n, c, ...shape.slice(2).map(() => 1)])]) : perImage;
     };
-    seed(clean, back(ia!, g), shape.length > 2);
-    seed(perturbed, back(ib!, e.op('Neg', [g])), shape.length > 2);
+    seed(clean, back(ia!, g), overMap);
+    seed(perturbed, back(ib!, e.op('Neg', [g])), overMap);
     return e.op('ReduceMean', [absDiff], { keepdims: 0 });
   });
   return e.op('Div', [terms.reduce((s, t) => e.op('Add', [s, t])), e.scalar(terms.length)]);

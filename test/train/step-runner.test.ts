@@ -22,8 +22,18 @@ it('one step is Adam\'s update of every weight from its gradient, and BatchNorm\
   const lr = 0.01;
   await runner.step(batch, lr);
   const after = runner.weights();
+  const adam = runner.optimizerState();
   await runner.release();
-  // Step 1: m̂ = g, v̂ = g², so each weight moves by lr·g / (|g| + ε).
+  // Step 1: m̂ = g, v̂ = g², so each weight moves by lr·g / (|g| + ε); the moments, as checkpoints
+  // save them, are (1 − β₁)·g and (1 − β₂)·g².
+  assert.deepEqual([...adam.m.keys()].sort(), [...grads.keys()].sort());
+  for (const [name, grad] of grads) {
+    assert.deepEqual(adam.m.get(name)!.dims, grad.dims);
+    grad.data.forEach((gi, i) => {
+      assert.ok(Math.abs(adam.m.get(name)!.data[i]! - (1 - ADAM.beta1) * gi) <= 1e-6 * Math.max(1e-3, Math.abs(gi)), `m of ${name}[${i}]`);
+      assert.ok(Math.abs(adam.v.get(name)!.data[i]! - (1 - ADAM.beta2) * gi * gi) <= 1e-6 * Math.max(1e-6, gi * gi), `v of ${name}[${i}]`);
+    });
+  }
   for (const [name, grad] of grads) {
     const before = g.initializers.get(name)!.data;
     const now = after.get(name)!.data;

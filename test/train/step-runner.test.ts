@@ -28,18 +28,14 @@ it('one step is Adam\'s update of every weight from its gradient, and BatchNorm\
   // save them, are (1 − β₁)·g and (1 − β₂)·g².
   assert.deepEqual([...adam.m.keys()].sort(), [...grads.keys()].sort());
   for (const [name, grad] of grads) {
-    assert.deepEqual(adam.m.get(name)!.dims, grad.dims);
-    grad.data.forEach((gi, i) => {
-      assert.ok(Math.abs(adam.m.get(name)!.data[i]! - (1 - ADAM.beta1) * gi) <= 1e-6 * Math.max(1e-3, Math.abs(gi)), `m of ${name}[${i}]`);
-      assert.ok(Math.abs(adam.v.get(name)!.data[i]! - (1 - ADAM.beta2) * gi * gi) <= 1e-6 * Math.max(1e-6, gi * gi), `v of ${name}[${i}]`);
-    });
-  }
-  for (const [name, grad] of grads) {
     const before = g.initializers.get(name)!.data;
     const now = after.get(name)!.data;
+    assert.deepEqual(adam.m.get(name)!.dims, grad.dims);
     grad.data.forEach((gi, i) => {
       const expected = before[i]! - (lr * gi) / (Math.abs(gi) + ADAM.epsilon);
       assert.ok(Math.abs(now[i]! - expected) <= 1e-6 * Math.max(1, Math.abs(expected)), `${name}[${i}]: ${now[i]} vs ${expected}`);
+      assert.ok(Math.abs(adam.m.get(name)!.data[i]! - (1 - ADAM.beta1) * gi) <= 1e-6 * Math.max(1e-3, Math.abs(gi)), `m of ${name}[${i}]`);
+      assert.ok(Math.abs(adam.v.get(name)!.data[i]! - (1 - ADAM.beta2) * gi * gi) <= 1e-6 * Math.max(1e-6, gi * gi), `v of ${name}[${i}]`);
     });
   }
   // conv1's BatchNorm sees conv1's output: its running mean moves to 0.9·old + 0.1·batch mean.

@@ -30,12 +30,13 @@ it('one step is Adam\'s update of every weight from its gradient, and BatchNorm\
   for (const [name, grad] of grads) {
     const before = g.initializers.get(name)!.data;
     const now = after.get(name)!.data;
-    assert.deepEqual(adam.m.get(name)!.dims, grad.dims);
+    const [m, v] = [adam.m.get(name)!, adam.v.get(name)!];
+    assert.deepEqual(m.dims, grad.dims);
     grad.data.forEach((gi, i) => {
       const expected = before[i]! - (lr * gi) / (Math.abs(gi) + ADAM.epsilon);
       assert.ok(Math.abs(now[i]! - expected) <= 1e-6 * Math.max(1, Math.abs(expected)), `${name}[${i}]: ${now[i]} vs ${expected}`);
-      assert.ok(Math.abs(adam.m.get(name)!.data[i]! - (1 - ADAM.beta1) * gi) <= 1e-6 * Math.max(1e-3, Math.abs(gi)), `m of ${name}[${i}]`);
-      assert.ok(Math.abs(adam.v.get(name)!.data[i]! - (1 - ADAM.beta2) * gi * gi) <= 1e-6 * Math.max(1e-6, gi * gi), `v of ${name}[${i}]`);
+      assert.ok(Math.abs(m.data[i]! - (1 - ADAM.beta1) * gi) <= 1e-6 * Math.max(1e-3, Math.abs(gi)), `m of ${name}[${i}]`);
+      assert.ok(Math.abs(v.data[i]! - (1 - ADAM.beta2) * gi * gi) <= 1e-6 * Math.max(1e-6, gi * gi), `v of ${name}[${i}]`);
     });
   }
   // conv1's BatchNorm sees conv1's output: its running mean moves to 0.9·old + 0.1·batch mean.

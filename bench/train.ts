@@ -29,6 +29,7 @@ import { BENCHMARK_REGULARISERS, fineTuneRegularisers } from '../src/prune/prune
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
+import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 import { perSecond } from './timing.ts';
 import { findTorch } from './torch.ts';
@@ -96,11 +97,17 @@ async function crossingCost(g: Graph): Promise<number> {
   const { params, statistics } = weightRoles(g);
   const e = new OnnxEmitter('crossing');
   const feeds: Record<string, ort.Tensor> = {};
-  for (const name of [...params.flatMap((p) => [p, `m:${p}`, `v:${p}`]), ...statistics]) {
-    const t = g.initializers.get(name.replace(/^[mv]:/, ''))!;
-    e.output(e.op('Identity', [e.input(name, t.dims)]), `out:${name}`);
-    feeds[name] = new ort.Tensor('float32', new Float32Array(t.data.length), t.dims);
+  const pass = (name: string, dims: number[]) => {
+    e.output(e.op('Identity', [e.input(name, dims)]), `out:${name}`);
+    feeds[name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+  };
+  // The step's own layout: weights and moments whole or in pieces.
+  for (const p of params) {
+    const dims = g.initializers.get(p)!.dims;
+    const lengths = pieceLengths(dims.reduce((a, b) => a * b, 1), STATE_PIECE_VALUES);
+    for (const kind of ['p', 'm', 'v'] as const) for (const slot of stateSlots(kind, p, dims, lengths)) pass(slot.key, slot.dims);
   }
+  for (const s of statistics) pass(`s:${s}`, g.initializers.get(s)!.dims);
   const session = await ort.InferenceSession.create(e.encode(), { intraOpNumThreads: Number(values.threads), logSeverityLevel: 3 });
   const calls = 20;
   await session.run(feeds);

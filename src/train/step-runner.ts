@@ -8,7 +8,7 @@ import { openSession } from '../onnx/ort.ts';
 import { targetCells } from './targets.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
-import { adamScalars, buildTrainStep, nextName, type TrainStepModel } from './train-step.ts';
+import { adamScalars, buildTrainStep, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
 
 /** One batch as the step consumes it. */
 export interface StepBatch {
@@ -63,6 +63,8 @@ export interface AdamState {
 export interface StepRunnerOptions {
   regularisers?: PerturbationRegularisers;
   engine?: TrainEngine;
+  /** The values in one piece of a large state tensor (the step's `pieceValues`). */
+  pieceValues?: number;
 }
 
 /**
@@ -75,6 +77,8 @@ export class StepRunner {
   private readonly state = new Map<string, ort.Tensor>();
   private t = 0;
   private resumed?: AdamState;
+  /** The state's layout (weights, their pieces, statistics), from the first step's model; every batch size's step shares it. */
+  private layout?: TrainStepModel;
 
   constructor(private readonly model: Graph, private readonly meta: ModelMeta, private readonly opts: StepRunnerOptions = {}) {}
 
@@ -107,16 +111,20 @@ export class StepRunner {
   /** The current weights and running statistics, by initializer name (copies). */
   weights(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
-    for (const [k, t] of this.state) {
-      if (k.startsWith('p:') || k.startsWith('s:')) out.set(k.slice(2), { dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
+    if (!this.layout) return out;
+    for (const p of this.layout.params) out.set(p, this.assembled('p', p));
+    for (const s of this.layout.statistics) {
+      const t = this.state.get(`s:${s}`)!;
+      out.set(s, { dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
     }
     return out;
   }
 
   /** Adam's current state (copies), for checkpoints. */
   optimizerState(): AdamState {
-    const copy = (prefix: string) => new Map([...this.state].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), { dims: [...t.dims], data: Float32Array.from(t.data as Float32Array) }]));
-    return { step: this.t, m: copy('m:'), v: copy('v:') };
+    const params = this.layout?.params ?? [];
+    const moments = (kind: 'm' | 'v') => new Map(params.map((p) => [p, this.assembled(kind, p)]));
+    return { step: this.t, m: moments('m'), v: moments('v') };
   }
 
   /** Continues from a saved Adam state instead of zero moments; call before the first step. */
@@ -137,14 +145,26 @@ export class StepRunner {
     this.sessions.clear();
   }
 
+  /** A trained weight's state `kind` as one tensor of the weight's shape, its pieces joined (a copy). */
+  private assembled(kind: 'p' | 'm' | 'v', name: string): Tensor {
+    const dims = [...this.model.initializers.get(name)!.dims];
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    for (const slot of stateSlots(kind, name, dims, this.layout!.pieces[name]!)) data.set(this.state.get(slot.key)!.data as Float32Array, slot.start);
+    return { dims, data };
+  }
+
   private initState(step: TrainStepModel): void {
+    this.layout = step;
     const init = (name: string) => this.model.initializers.get(name)!;
     for (const p of step.params) {
       const t = init(p);
-      this.state.set(`p:${p}`, new ort.Tensor('float32', Float32Array.from(t.data), t.dims));
-      const moment = (which: 'm' | 'v') => this.resumed?.[which].get(p)?.data.slice() ?? new Float32Array(t.data.length);
-      this.state.set(`m:${p}`, new ort.Tensor('float32', moment('m'), t.dims));
-      this.state.set(`v:${p}`, new ort.Tensor('float32', moment('v'), t.dims));
+      const values = { p: t.data, m: this.resumed?.m.get(p)?.data, v: this.resumed?.v.get(p)?.data };
+      for (const kind of ['p', 'm', 'v'] as const) {
+        for (const slot of stateSlots(kind, p, t.dims, step.pieces[p]!)) {
+          const data = values[kind] ? values[kind].slice(slot.start, slot.start + slot.length) : new Float32Array(slot.length);
+          this.state.set(slot.key, new ort.Tensor('float32', data, slot.dims));
+        }
+      }
     }
     for (const s of step.statistics) {
       const t = init(s);
@@ -159,7 +179,7 @@ export class StepRunner {
       const engine = this.opts.engine ?? CPU_ENGINE;
       // The blocked convolution kernels are onnxruntime's CPU provider's own.
       const convBlock = engine.device === 'cpu' ? await nchwcBlock() : 1;
-      const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}) });
+      const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}), ...(this.opts.pieceValues ? { pieceValues: this.opts.pieceValues } : {}) });
       try {
         s = { session: await openSession(step.onnx, engineSessionOptions(engine)), step };
       } catch (err) {

@@ -21,13 +21,57 @@ export interface StepSpec {
   gradients?: boolean;
   /** onnxruntime's NCHWc block on the CPU that runs the step (`nchwcBlock`); 1 or absent: plain convolutions. */
   convBlock?: number;
+  /** The values in one piece of a large state tensor (default STATE_PIECE_VALUES; see `pieceLengths`). */
+  pieceValues?: number;
+}
+
+/**
+ * The values in one piece of a large state tensor (a weight or one of its moments) as it crosses
+ * between steps: a tensor of more than four pieces' values (32 MB, glibc's largest `mmap`
+ * threshold) crosses as flat pieces of at most this many. onnxruntime-node returns every output in
+ * a new buffer, and glibc serves each block over 32 MB by a fresh `mmap` that every step faults in
+ * again; 8 MB pieces come from its heap (a 16.8 M-value weight and its moments through an Adam
+ * update: 208–263 ms whole, 97 ms in 8 pieces, 112 in 4). Below 32 MB, pieces measured no faster
+ * in a whole step (cnn7's regression step at 32 px, 4.7 M values: 1.02× the time).
+ */
+export const STATE_PIECE_VALUES = 1 << 21;
+
+/** The lengths of the flat pieces a state tensor of `values` values crosses in (`STATE_PIECE_VALUES`): one when it holds at most four pieces' values, else as equal as can be. */
+export function pieceLengths(values: number, piece: number): number[] {
+  const k = values > 4 * piece ? Math.ceil(values / piece) : 1;
+  return Array.from({ length: k }, (_, i) => Math.floor((values * (i + 1)) / k) - Math.floor((values * i) / k));
+}
+
+/** One state input of the step: its name, shape, and which of the weight's values (flat) it holds. */
+export interface StateSlot {
+  key: string;
+  dims: number[];
+  start: number;
+  length: number;
+}
+
+/**
+ * The step's inputs holding state `kind` ('p' the weight, 'm' and 'v' Adam's moments) of weight
+ * `name` of shape `dims`, crossing in pieces of `lengths` (`pieceLengths`): `p:NAME` whole, else
+ * flat pieces `p#0:NAME`, `p#1:NAME`, … in the order of the weight's values.
+ */
+export function stateSlots(kind: 'p' | 'm' | 'v', name: string, dims: number[], lengths: number[]): StateSlot[] {
+  if (lengths.length === 1) return [{ key: `${kind}:${name}`, dims, start: 0, length: lengths[0]! }];
+  let start = 0;
+  return lengths.map((length, i) => {
+    const slot = { key: `${kind}#${i}:${name}`, dims: [length], start, length };
+    start += length;
+    return slot;
+  });
 }
 
 /** A training step as an ONNX model, and the names of what it carries from step to step. */
 export interface TrainStepModel {
   onnx: Uint8Array;
-  /** Trained initializers: each has inputs `p:`, `m:`, `v:` (weight, Adam's moments) and outputs `next:p:`, … */
+  /** Trained initializers: each has inputs `p:`, `m:`, `v:` (weight, Adam's moments; or their pieces, `stateSlots`) and outputs `next:p:`, … */
   params: string[];
+  /** Per trained initializer, the lengths of its state's flat pieces (`pieceLengths`); one length: it crosses whole. */
+  pieces: Record<string, number[]>;
   /** Running statistics: input `s:NAME`, output `next:s:NAME`. */
   statistics: string[];
   /** Per-step inputs beyond the state, with their shapes. */
@@ -70,13 +114,18 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   if (reg) Object.assign(inputs, { alpha: [n, 1, 1, 1], beta: [n, 1, 1, 1] });
   for (const [k, dims] of Object.entries(inputs)) e.input(k, dims);
   const weights = new Map<string, string>();
+  const pieces: Record<string, number[]> = {};
+  const slots = (kind: 'p' | 'm' | 'v', name: string) => stateSlots(kind, name, model.initializers.get(name)!.dims, pieces[name]!).map((s) => s.key);
   for (const name of params) {
     const dims = model.initializers.get(name)!.dims;
-    weights.set(name, e.input(`p:${name}`, dims));
-    e.input(`m:${name}`, dims);
-    e.input(`v:${name}`, dims);
+    pieces[name] = pieceLengths(dims.reduce((a, b) => a * b, 1), spec.pieceValues ?? STATE_PIECE_VALUES);
+    for (const kind of ['p', 'm', 'v'] as const) for (const slot of stateSlots(kind, name, dims, pieces[name]!)) e.input(slot.key, slot.dims);
   }
   for (const name of statistics) weights.set(name, e.input(`s:${name}`, model.initializers.get(name)!.dims));
+  for (const name of params) {
+    const ps = slots('p', name);
+    weights.set(name, ps.length === 1 ? ps[0]! : e.op('Reshape', [e.op('Concat', ps, { axis: 0 }), e.ints(model.initializers.get(name)!.dims)]));
+  }
   for (const [name, t] of model.initializers) if (!weights.has(name)) weights.set(name, e.tensor(name, t));
   const trained = new Set(params.map((p) => weights.get(p)!));
   const convBlock = spec.convBlock ?? 1;
@@ -103,20 +152,24 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   for (const name of params) {
     const g = grads.get(weights.get(name)!);
     if (g === undefined) throw new LuxcertError(`weight '${name}' does not reach the loss, so it cannot be trained`);
-    const [m, v] = [`m:${name}`, `v:${name}`];
-    const m2 = e.op('Add', [e.op('Mul', [m, e.scalar(ADAM.beta1)]), e.op('Mul', [g, e.scalar(1 - ADAM.beta1)])]);
-    const v2 = e.op('Add', [e.op('Mul', [v, e.scalar(ADAM.beta2)]), e.op('Mul', [e.op('Mul', [g, g]), e.scalar(1 - ADAM.beta2)])]);
-    // lr·c1·m / (√(c2·v) + ε) as (lr·c1/√c2)·m / (√v + ε/√c2): two scalars instead of two passes over the weights.
-    const stepTaken = e.op('Mul', [e.op('Div', [m2, e.op('Add', [e.op('Sqrt', [v2]), 'eps_t'])]), 'lr_t']);
-    e.output(e.op('Sub', [weights.get(name)!, stepTaken]), nextName(`p:${name}`));
-    e.output(m2, nextName(m));
-    e.output(v2, nextName(v));
+    const [ps, ms, vs] = [slots('p', name), slots('m', name), slots('v', name)];
+    // A pieced weight's gradient is split as its state is: each piece updates on its own.
+    const gs = ps.length === 1 ? [g] : e.node('Split', [e.op('Reshape', [g, e.ints([-1])]), e.ints(pieces[name]!)], { axis: 0 }, ps.length);
+    gs.forEach((gi, i) => {
+      const m2 = e.op('Add', [e.op('Mul', [ms[i]!, e.scalar(ADAM.beta1)]), e.op('Mul', [gi, e.scalar(1 - ADAM.beta1)])]);
+      const v2 = e.op('Add', [e.op('Mul', [vs[i]!, e.scalar(ADAM.beta2)]), e.op('Mul', [e.op('Mul', [gi, gi]), e.scalar(1 - ADAM.beta2)])]);
+      // lr·c1·m / (√(c2·v) + ε) as (lr·c1/√c2)·m / (√v + ε/√c2): two scalars instead of two passes over the weights.
+      const stepTaken = e.op('Mul', [e.op('Div', [m2, e.op('Add', [e.op('Sqrt', [v2]), 'eps_t'])]), 'lr_t']);
+      e.output(e.op('Sub', [ps[i]!, stepTaken]), nextName(ps[i]!));
+      e.output(m2, nextName(ms[i]!));
+      e.output(v2, nextName(vs[i]!));
+    });
     if (spec.gradients) e.output(g, `grad:${name}`);
   }
   for (const name of statistics) {
     e.output(clean.updates.get(name) ?? weights.get(name)!, nextName(`s:${name}`));
   }
-  return { onnx: e.encode(), params, statistics, inputs };
+  return { onnx: e.encode(), params, pieces, statistics, inputs };
 }
 
 /** Shapes of every model value with the batch fixed to `n`; refuses a model with other dynamic dimensions. */

@@ -4,7 +4,7 @@ import { evaluateGraph } from '../../src/graph/evaluate.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
 import { nchwcBlock } from '../../src/onnx/nchwc.ts';
 import { StepRunner } from '../../src/train/step-runner.ts';
-import { ADAM, adamScalars } from '../../src/train/train-step.ts';
+import { ADAM, adamScalars, buildTrainStep } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
 import { randomBatch, StepProbe } from './step-check.ts';
 
@@ -73,4 +73,45 @@ it('training is deterministic for a seed on the CPU: two runners from the same w
     return w;
   }));
   for (const [name, t] of runs[0]!) assert.deepEqual(t.data, runs[1]!.get(name)!.data, name);
+});
+
+it('a weight of more values than a state piece crosses in pieces, and trains and resumes bit for bit as it does whole', async () => {
+  const pieceValues = 5_000;
+  const g = cnn7();
+  const meta = modelMeta(g, 'cnn7');
+  const step = buildTrainStep({ model: g, meta, batch: 4, pieceValues });
+  // Over four pieces' values: conv2's and head.conv's 36,864 weights cross as 8 flat pieces, conv3's 73,728 as 15; conv1's 1,728 and the biases whole.
+  const counts = Object.fromEntries(Object.entries(step.pieces).map(([name, lengths]) => [name, lengths.length]));
+  assert.deepEqual([counts['conv1.weight'], counts['conv2.weight'], counts['conv3.weight'], counts['head.conv.weight']], [1, 8, 15, 8]);
+  for (const [name, lengths] of Object.entries(step.pieces)) {
+    assert.equal(lengths.reduce((a, b) => a + b, 0), g.initializers.get(name)!.data.length, name);
+    assert.ok(Math.max(...lengths) <= pieceValues, name);
+  }
+  const train = async (runner: StepRunner, from: number, to: number) => {
+    for (let i = from; i < to; i++) await runner.step(randomBatch(meta, i === 2 ? 3 : 4, i), 0.01);
+  };
+  const whole = new StepRunner(cnn7(), meta);
+  const pieced = new StepRunner(cnn7(), meta, { pieceValues });
+  await train(whole, 0, 2);
+  await train(pieced, 0, 2);
+  const same = (a: Map<string, { data: Float32Array; dims: number[] }>, b: Map<string, { data: Float32Array; dims: number[] }>, what: string) => {
+    assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+    for (const [name, t] of a) {
+      assert.deepEqual(b.get(name)!.dims, t.dims, `${what} ${name}`);
+      assert.deepEqual(b.get(name)!.data, t.data, `${what} ${name}`);
+    }
+  };
+  same(whole.weights(), pieced.weights(), 'weights');
+  same(whole.optimizerState().m, pieced.optimizerState().m, 'm');
+  same(whole.optimizerState().v, pieced.optimizerState().v, 'v');
+  // A whole-state checkpoint resumes in pieces: the next step lands where the whole runner's does.
+  const resumedModel = cnn7();
+  for (const [name, t] of whole.weights()) resumedModel.initializers.set(name, t);
+  const resumed = new StepRunner(resumedModel, meta, { pieceValues });
+  resumed.resume(whole.optimizerState());
+  await train(whole, 2, 3);
+  await train(resumed, 2, 3);
+  same(whole.weights(), resumed.weights(), 'resumed weights');
+  same(whole.optimizerState().v, resumed.optimizerState().v, 'resumed v');
+  await Promise.all([whole.release(), pieced.release(), resumed.release()]);
 });

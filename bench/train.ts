@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/random.ts';
+import { sizeOf } from '../src/core/tensor.ts';
 import type { Graph } from '../src/graph/graph.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { boxFromFlags } from '../src/model/perturbation.ts';
@@ -99,12 +100,12 @@ async function crossingCost(g: Graph): Promise<number> {
   const feeds: Record<string, ort.Tensor> = {};
   const pass = (name: string, dims: number[]) => {
     e.output(e.op('Identity', [e.input(name, dims)]), `out:${name}`);
-    feeds[name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    feeds[name] = new ort.Tensor('float32', new Float32Array(sizeOf(dims)), dims);
   };
   // The step's own layout: weights and moments whole or in pieces.
   for (const p of params) {
     const dims = g.initializers.get(p)!.dims;
-    const lengths = pieceLengths(dims.reduce((a, b) => a * b, 1), STATE_PIECE_VALUES);
+    const lengths = pieceLengths(sizeOf(dims), STATE_PIECE_VALUES);
     for (const kind of ['p', 'm', 'v'] as const) for (const slot of stateSlots(kind, p, dims, lengths)) pass(slot.key, slot.dims);
   }
   for (const s of statistics) pass(`s:${s}`, g.initializers.get(s)!.dims);

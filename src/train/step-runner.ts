@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { LuxcertError } from '../core/errors.ts';
-import type { Tensor } from '../core/tensor.ts';
+import { sizeOf, type Tensor } from '../core/tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { nchwcBlock } from '../onnx/nchwc.ts';
@@ -148,7 +148,7 @@ export class StepRunner {
   /** A trained weight's state `kind` as one tensor of the weight's shape, its pieces joined (a copy). */
   private assembled(kind: 'p' | 'm' | 'v', name: string): Tensor {
     const dims = [...this.model.initializers.get(name)!.dims];
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    const data = new Float32Array(sizeOf(dims));
     for (const slot of stateSlots(kind, name, dims, this.layout!.pieces[name]!)) data.set(this.state.get(slot.key)!.data as Float32Array, slot.start);
     return { dims, data };
   }

@@ -1,4 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
+import { sizeOf } from '../core/tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import { validateGraph } from '../graph/validate.ts';
 import type { ModelMeta } from '../model/metadata.ts';
@@ -118,7 +119,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   const slots = (kind: 'p' | 'm' | 'v', name: string) => stateSlots(kind, name, model.initializers.get(name)!.dims, pieces[name]!).map((s) => s.key);
   for (const name of params) {
     const dims = model.initializers.get(name)!.dims;
-    pieces[name] = pieceLengths(dims.reduce((a, b) => a * b, 1), spec.pieceValues ?? STATE_PIECE_VALUES);
+    pieces[name] = pieceLengths(sizeOf(dims), spec.pieceValues ?? STATE_PIECE_VALUES);
     for (const kind of ['p', 'm', 'v'] as const) for (const slot of stateSlots(kind, name, dims, pieces[name]!)) e.input(slot.key, slot.dims);
   }
   for (const name of statistics) weights.set(name, e.input(`s:${name}`, model.initializers.get(name)!.dims));

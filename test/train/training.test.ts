@@ -112,6 +112,16 @@ describe('training', () => {
     assert.ok(!existsSync(out), 'nothing is written');
   });
 
+  it('a resumed run\'s summary counts its epochs from the run\'s start', () => {
+    const out = join(root, 'sliced.onnx');
+    const first = luxcert('train', '--data', data, '--out', out, '--epochs', '2', '--stop-after', '1', '--batch-size', '16');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^best epoch 1 of 1: /m);
+    const second = luxcert('train', '--data', data, '--out', out, '--epochs', '2', '--resume', '--batch-size', '16');
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /^best epoch [12] of 2: /m);
+  });
+
   it('refuses a data set whose keypoint count does not match the model head', () => {
     const r = luxcert('eval', '--model', join(root, 'tiny.onnx'), '--data', data, '--keypoints', 'a,b,c');
     assert.equal(r.code, 1);

@@ -57,7 +57,8 @@ export function registerTrain(program: Command): void {
         emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec })) }, () =>
           [
             `wrote ${f.out} (${f.arch}, ${f.head} head, backend ${r.result.backend})`,
-            `best epoch ${r.result.bestEpoch} of ${r.result.epochs.length}${r.result.stoppedEarly ? ' (early stop)' : ''}: validation ${PCK_THRESHOLDS.map((t) => `PCK@${t}px ${best.pck[t]!.toFixed(3)}`).join(', ')}, mean error ${best.meanError.toFixed(2)} px`,
+            // Epochs are numbered from the run's start, so a resumed run counts those before it too.
+            `best epoch ${r.result.bestEpoch} of ${r.result.epochs.at(-1)?.epoch ?? r.result.bestEpoch}${r.result.stoppedEarly ? ' (early stop)' : ''}: validation ${PCK_THRESHOLDS.map((t) => `PCK@${t}px ${best.pck[t]!.toFixed(3)}`).join(', ')}, mean error ${best.meanError.toFixed(2)} px`,
           ].join('\n'),
         );
       }),

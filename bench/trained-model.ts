@@ -1,7 +1,8 @@
 // The trained model and held-out images a bench measures on (default: the demo's), shared by the
 // benches that need real weights and real scenes.
 import { existsSync } from 'node:fs';
-import { loadDataset, makeBatch } from '../src/data/dataset.ts';
+import { loadDataset } from '../src/data/dataset.ts';
+import { makeBatch } from '../src/data/batch.ts';
 import type { Graph } from '../src/graph/graph.ts';
 import { modelMeta, type ModelMeta } from '../src/model/metadata.ts';
 import { readOnnxFile } from '../src/onnx/read.ts';

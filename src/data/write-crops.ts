@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { makeBatch, type LoadedSet } from './dataset.ts';
+import { makeBatch } from './batch.ts';
+import type { LoadedSet } from './dataset.ts';
 import { writePng } from './image.ts';
 
 /**

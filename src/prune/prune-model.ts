@@ -5,7 +5,6 @@ import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
 import { Rng } from '../core/random.ts';
 import type { LoadedSet } from '../data/dataset.ts';
-import { DEFAULT_AUGMENT } from '../data/dataset.ts';
 import type { Graph } from '../graph/graph.ts';
 import { graphStats } from '../graph/stats.ts';
 import type { ModelMeta } from '../model/metadata.ts';
@@ -20,7 +19,8 @@ import { channelValues, probeValues } from './probes.ts';
 import { usnNeedsBounds, usnScores, USN_DEFAULT_COMPONENTS, type UsnComponent } from './usn.ts';
 import { boundTerms, nrsScores } from './bound-terms.ts';
 import type { Box } from '../model/perturbation.ts';
-import { makeBatch, shuffle } from '../data/dataset.ts';
+import { shuffle } from '../data/dataset.ts';
+import { DEFAULT_AUGMENT, makeBatch } from '../data/batch.ts';
 
 /** Pruning criteria: the static ones of scores.ts, and those measured under the perturbation box (USN, NRS). */
 export type PruneMethod = ScoreMethod | 'usn' | 'nrs';

@@ -1,6 +1,7 @@
 import { LuxcertError } from '../core/errors.ts';
 import type { InferenceSession } from 'onnxruntime-node';
-import { makeBatch, type Batch, type LoadedSet } from '../data/dataset.ts';
+import type { LoadedSet } from '../data/dataset.ts';
+import { makeBatch, type Batch } from '../data/batch.ts';
 import { decodeKeypoints } from '../model/heads.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession, runSession } from '../onnx/ort.ts';

@@ -82,6 +82,11 @@ export class StepRunner {
 
   constructor(private readonly model: Graph, private readonly meta: ModelMeta, private readonly opts: StepRunnerOptions = {}) {}
 
+  /** Builds the step for batches of `n` before its first step, so the build overlaps other start-up work (the trainer's batch worker starting). */
+  async prepare(n: number): Promise<void> {
+    await this.sessionFor(n);
+  }
+
   /** Adam steps taken so far. */
   get steps(): number {
     return this.t;

@@ -1,7 +1,8 @@
 import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
 import { LUXCERT_VERSION } from '../core/version.ts';
-import { DEFAULT_AUGMENT, loadDataset, type LoadedSet } from '../data/dataset.ts';
+import { loadDataset, type LoadedSet } from '../data/dataset.ts';
+import { DEFAULT_AUGMENT } from '../data/batch.ts';
 import type { Graph } from '../graph/graph.ts';
 import { modelMeta, type HeadType, type ModelMeta } from '../model/metadata.ts';
 import { writeOnnxFile } from '../onnx/write.ts';

@@ -4,14 +4,16 @@ import { log } from '../core/logger.ts';
 import { Progress } from '../core/progress.ts';
 import { Rng } from '../core/random.ts';
 import type { Tensor } from '../core/tensor.ts';
-import { makeBatch, shuffle, splitIndices, type Augment, type Batch, type LoadedSet } from '../data/dataset.ts';
+import { shuffle, splitIndices, type LoadedSet } from '../data/dataset.ts';
+import { epochBatches, makeBatch, type Augment, type Batch } from '../data/batch.ts';
+import { BatchPrefetcher } from '../data/prefetch.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
 import { openSession } from '../onnx/ort.ts';
 import type { RawModel } from '../onnx/raw-model.ts';
 import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { encodeOnnx, writeOnnxFile } from '../onnx/write.ts';
-import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
+import { CPU_ENGINE, engineName, engineSessionOptions, leavesACore, type TrainEngine } from './engine.ts';
 import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
@@ -40,6 +42,8 @@ export interface TrainConfig {
   engine?: TrainEngine;
   /** Adds the Wasserstein and/or ReLU-stability regularisers measured under a box (pruning's fine-tuning). */
   regularisers?: PerturbationRegularisers;
+  /** Make the batches on a worker thread (`BatchPrefetcher`); default: where the step leaves a core free (`leavesACore`). Either way the same batches. */
+  batchWorker?: boolean;
 }
 
 /** One epoch's figures. */
@@ -173,22 +177,26 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
   let lastPck = '';
+  // Batches are made on a worker where the step leaves it a core; the worker starts (tsx, its modules) while the step is built.
+  const prefetch = (cfg.batchWorker ?? leavesACore(engine)) ? new BatchPrefetcher({ set, size: meta.inputSize, padding: meta.cropPadding, ...(cfg.augment ? { augment: cfg.augment } : {}) }) : undefined;
   try {
+    await runner.prepare(Math.min(cfg.batchSize, train.length));
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs)));
       // Per-epoch seeds make a resumed run see the batches an uninterrupted one would.
       const order = [...train];
       shuffle(order, new Rng(cfg.seed * 1000 + epoch));
-      const augRng = new Rng(cfg.seed * 7919 + epoch);
       const regRng = new Rng(cfg.seed * 104729 + epoch);
       const progress = new Progress(`epoch ${epoch}/${cfg.epochs}`, order.length);
       const t0 = performance.now();
       let lossSum = 0;
       let wSum = 0;
       let sSum = 0;
-      for (let s = 0; s < order.length; s += cfg.batchSize) {
-        const idx = order.slice(s, s + cfg.batchSize);
-        const b: StepBatch = makeBatch(set, idx, meta.inputSize, meta.cropPadding, cfg.augment ? { rng: augRng, params: cfg.augment } : undefined);
+      let done = 0;
+      const augSeed = cfg.seed * 7919 + epoch;
+      const batches = prefetch ? prefetch.epoch(order, cfg.batchSize, augSeed) : epochBatches(set, order, cfg.batchSize, meta.inputSize, meta.cropPadding, cfg.augment, augSeed);
+      for await (const batch of batches) {
+        const b: StepBatch = batch;
         if (reg) {
           // One (α, β) per image, uniform in the box: the regularisers' perturbed pass.
           b.alpha = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.alphaLo, reg.box.alphaHi));
@@ -199,7 +207,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         lossSum += l.loss * b.n;
         wSum += (l.wasserstein ?? 0) * b.n;
         sSum += (l.reluStability ?? 0) * b.n;
-        progress.tick(b.n, `loss ${l.loss.toFixed(3)}${lastPck} ${((s + b.n) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+        done += b.n;
+        progress.tick(b.n, `loss ${l.loss.toFixed(3)}${lastPck} ${(done / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
       }
       const seconds = (performance.now() - t0) / 1000;
       runner.writeBack();
@@ -232,7 +241,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
     }
   } finally {
-    await runner.release();
+    await Promise.all([runner.release(), prefetch?.close()]);
   }
   graph.initializers = bestWeights;
   best ??= await validate(graph, meta, valBatch, engine);

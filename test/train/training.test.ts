@@ -69,6 +69,16 @@ describe('training', () => {
     assert.equal(b.metadata['luxcert.train.adam_step'], a.metadata['luxcert.train.adam_step']);
   });
 
+  it('trains to the same weights, bit for bit, with its batches made on a worker thread as on the main thread', async () => {
+    const opts = { ...base, epochs: 2, patience: 5 } as const;
+    const [main, worker] = [join(root, 'main-thread.onnx'), join(root, 'worker.onnx')];
+    await trainFolder({ ...opts, out: main, batchWorker: false }, set);
+    await trainFolder({ ...opts, out: worker, batchWorker: true }, set);
+    const a = fullCheckpoint(main);
+    const b = fullCheckpoint(worker);
+    for (const [k, t] of a.initializers) assert.deepEqual(b.initializers.get(k)!.data, t.data, k);
+  });
+
   it('refuses a checkpoint whose training state or Adam moments are damaged, naming the file and field', async () => {
     const out = join(root, 'damaged.onnx');
     await trainFolder({ ...base, out, epochs: 1, patience: 5 }, set);

@@ -45,8 +45,8 @@ export class BatchPrefetcher {
       this.replies.push(r);
       this.wake();
     });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the batch worker exited (code ${code})`)));
+    this.worker.on('error', (e) => this.fail(`the batch worker failed: ${e.message}`));
+    this.worker.on('exit', (code) => this.fail(`the batch worker exited (code ${code})`));
   }
 
   /** One epoch's batches, as `epochBatches` makes them with this prefetcher's data set, size, padding and augmentation. */
@@ -83,9 +83,9 @@ export class BatchPrefetcher {
     }
   }
 
-  private fail(e: Error): void {
+  private fail(message: string): void {
     if (this.closed) return;
-    this.failure ??= e;
+    this.failure ??= new Error(message);
     this.wake();
   }
 

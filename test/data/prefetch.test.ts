@@ -65,6 +65,15 @@ describe('batches cut on a worker thread (BatchPrefetcher)', () => {
     assert.deepEqual(await collect(prefetch.epoch([1], 1)), onMainThread(set, [1], 1));
   });
 
+  it('ends an epoch with an error, not a hang, when the worker dies', async () => {
+    const doomed = new BatchPrefetcher({ set, size: [24, 24], padding: 1.25 });
+    const batches = doomed.epoch([0, 1, 2, 3], 1);
+    assert.equal((await batches.next()).value.n, 1);
+    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await assert.rejects(collect(batches), /the batch worker exited/);
+    await doomed.close();
+  });
+
   it('refuses epochs once closed', async () => {
     const closed = new BatchPrefetcher({ set, size: [24, 24], padding: 1.25 });
     await closed.close();

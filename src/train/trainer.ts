@@ -142,7 +142,9 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   }
   if (!(cfg.lr > 0)) throw new LuxcertError(`learning rate must be positive, got ${cfg.lr}`);
   const engine = cfg.engine ?? CPU_ENGINE;
-  log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}) }, 'training engine');
+  // Batches are made on a worker where the step leaves it a core.
+  const batchWorker = cfg.batchWorker ?? leavesACore(engine);
+  log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
   const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);
   const ckpt = checkpointPath(cfg.out);
@@ -177,8 +179,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const epochs: EpochReport[] = [];
   let stoppedEarly = false;
   let lastPck = '';
-  // Batches are made on a worker where the step leaves it a core; the worker starts (tsx, its modules) while the step is built.
-  const prefetch = (cfg.batchWorker ?? leavesACore(engine)) ? new BatchPrefetcher({ set, size: meta.inputSize, padding: meta.cropPadding, ...(cfg.augment ? { augment: cfg.augment } : {}) }) : undefined;
+  // The worker starts (tsx, its modules) while the step is built.
+  const prefetch = batchWorker ? new BatchPrefetcher({ set, size: meta.inputSize, padding: meta.cropPadding, ...(cfg.augment ? { augment: cfg.augment } : {}) }) : undefined;
   try {
     await runner.prepare(Math.min(cfg.batchSize, train.length));
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {

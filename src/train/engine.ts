@@ -19,8 +19,8 @@ export const CPU_ENGINE: TrainEngine = { device: 'cpu' };
 /**
  * Whether the step leaves a CPU core free while it runs — on CUDA, or with fewer onnxruntime threads
  * than cores — so the next batch can be made on it meanwhile (`BatchPrefetcher`). Otherwise the worker
- * competes with onnxruntime's threads, whose shards each wait for the slowest: with 2 threads on 2
- * cores, tiny's heatmap step at 64 px trained 5–11 % slower with the worker (tiny at 32 px 14–22 % faster).
+ * competes with onnxruntime's threads, each parallel kernel waiting for its slowest shard: with 2 threads
+ * on 2 cores `bench:train-loop` measured it at 0.74–1.16× the main thread's rate, with 1 thread 0.88–1.26×.
  */
 export function leavesACore(e: TrainEngine): boolean {
   return e.device === 'cuda' || (e.threads !== undefined && e.threads < availableParallelism());

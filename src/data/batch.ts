@@ -66,6 +66,6 @@ export function makeBatch(set: LoadedSet, indices: readonly number[], size: read
  * main thread and on `BatchPrefetcher`'s worker both come from here.
  */
 export function* epochBatches(set: LoadedSet, order: readonly number[], batchSize: number, size: readonly [number, number], padding: number, augment?: Augment, seed?: number): Generator<Batch> {
-  const rng = augment && seed !== undefined ? new Rng(seed) : undefined;
-  for (let s = 0; s < order.length; s += batchSize) yield makeBatch(set, order.slice(s, s + batchSize), size, padding, rng && augment ? { rng, params: augment } : undefined);
+  const augmented = augment && seed !== undefined ? { rng: new Rng(seed), params: augment } : undefined;
+  for (let s = 0; s < order.length; s += batchSize) yield makeBatch(set, order.slice(s, s + batchSize), size, padding, augmented);
 }

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../core/ts-worker.ts';
 import type { Augment, Batch } from './batch.ts';
 import type { LoadedSet } from './dataset.ts';
 
@@ -18,12 +19,6 @@ export type PrefetchRequest = { kind: 'epoch'; id: number; order: readonly numbe
 export type PrefetchReply = { kind: 'batch'; id: number; batch: Batch } | { kind: 'error'; id: number; message: string };
 
 /**
- * The worker runs TypeScript through tsx, as the CLI does; its `register` is resolved from here, so the
- * worker starts the same under `node --import tsx`, from `bin/luxcert.js` and from any working folder.
- */
-const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./batch-worker.ts', import.meta.url).href)}); });`;
-
-/**
  * Makes a training run's batches (`epochBatches`: crop, resample, augment) on a worker thread, one
  * batch ahead of the caller: onnxruntime's `run` holds the main thread for the whole step, so the next
  * batch is made meanwhile instead of after it — where a core is free for it (`leavesACore`). The
@@ -40,7 +35,7 @@ export class BatchPrefetcher {
   private closed = false;
 
   constructor(setup: PrefetchSetup) {
-    this.worker = new Worker(bootstrap, { eval: true, workerData: setup });
+    this.worker = startTsWorker(new URL('./batch-worker.ts', import.meta.url), setup);
     this.worker.on('message', (r: PrefetchReply) => {
       this.replies.push(r);
       this.wake();

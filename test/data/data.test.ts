@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { before, describe, it } from 'node:test';
 import { LuxcertError } from '../../src/core/errors.ts';
 import { Rng } from '../../src/core/random.ts';
@@ -9,7 +10,9 @@ import { readCoco } from '../../src/data/coco.ts';
 import { sampleWindow, toWindow, windowFromBbox } from '../../src/data/crop.ts';
 import { loadDataset, splitIndices } from '../../src/data/dataset.ts';
 import { makeBatch } from '../../src/data/batch.ts';
-import { PAD_KEYPOINTS, renderScene, synthesize } from '../../src/data/synth.ts';
+import { composeScene, PAD_KEYPOINTS, renderScene, type ComposedScene } from '../../src/data/scene.ts';
+import { ScenePool } from '../../src/data/scene-pool.ts';
+import { synthesize } from '../../src/data/synth.ts';
 import { perturbImage } from '../../src/model/perturbation.ts';
 import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -19,7 +22,7 @@ const a = join(root, 'a');
 
 describe('synthetic scenes', () => {
   before(async () => {
-    await synthesize({ out: a, count: 12, size: 64, seed: 3 });
+    await synthesize({ out: a, count: 12, size: 64, seed: 3, workers: 0 });
   });
 
   it('are written in COCO keypoints layout and read back by the reader', () => {
@@ -44,6 +47,16 @@ describe('synthetic scenes', () => {
     assert.equal(readFileSync(join(again, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
     assert.deepEqual(readFileSync(join(again, 'images/000005.png')), readFileSync(join(a, 'images/000005.png')));
     assert.notEqual(readFileSync(join(other, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
+  });
+
+  it('write the same files when scenes are finished on worker threads', async () => {
+    const pooled = join(root, 'pooled');
+    await synthesize({ out: pooled, count: 12, size: 64, seed: 3, workers: 2 });
+    assert.equal(readFileSync(join(pooled, 'annotations.json'), 'utf8'), readFileSync(join(a, 'annotations.json'), 'utf8'));
+    for (let i = 0; i < 12; i++) {
+      const f = `images/${String(i).padStart(6, '0')}.png`;
+      assert.deepEqual(readFileSync(join(pooled, f)), readFileSync(join(a, f)), f);
+    }
   });
 
   it('render the same pixels and keypoints as the renderer the documented results were measured on', () => {
@@ -143,6 +156,33 @@ describe('window sampling', () => {
   });
 });
 
+describe('scenes finished on worker threads (ScenePool)', () => {
+  it('finish a scene to the pixels renderScene makes, and fail a malformed one naming the worker', async () => {
+    const pool = new ScenePool(1);
+    try {
+      const scene = composeScene(new Rng(4), 40);
+      const expected = renderScene(new Rng(4), 40).image;
+      assert.deepEqual(await pool.finish(scene), expected);
+      const broken = { ...composeScene(new Rng(4), 40), grain: undefined } as unknown as ComposedScene;
+      await assert.rejects(pool.finish(broken), /scene worker 1 failed/);
+      // One bad scene does not stop the pool.
+      assert.deepEqual(await pool.finish(composeScene(new Rng(4), 40)), expected);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fail the scenes of a worker that exits, and every later one, instead of hanging', async () => {
+    const pool = new ScenePool(1);
+    const waiting = pool.finish(composeScene(new Rng(4), 96));
+    await (pool as unknown as { workers: { worker: Worker }[] }).workers[0]!.worker.terminate();
+    await assert.rejects(waiting, /scene worker 1 exited/);
+    await assert.rejects(pool.finish(composeScene(new Rng(4), 40)), /scene worker 1 exited/);
+    await pool.close();
+    await assert.rejects(pool.finish(composeScene(new Rng(4), 40)), /exited|closed/);
+  });
+});
+
 describe('bad data gets a one-line error', () => {
   const coco = (dir: string, patch: (c: Record<string, unknown>) => void) => {
     const src = JSON.parse(readFileSync(join(a, 'annotations.json'), 'utf8')) as Record<string, unknown>;
@@ -162,13 +202,19 @@ describe('bad data gets a one-line error', () => {
       assert.throws(() => readCoco(d), (e: unknown) => e instanceof LuxcertError && message.test(e.message) && !e.message.includes('\n'));
     });
   }
-  it('scene synthesis fails, without annotations.json, when an image cannot be written while the next one renders', async () => {
-    const d = tmpDir('synth-blocked');
-    // A folder where the second image goes: its write fails while the third scene is being rendered.
-    mkdirSync(join(d, 'images', '000001.png'), { recursive: true });
-    await assert.rejects(synthesize({ out: d, count: 4, size: 32, seed: 1 }), /000001\.png/);
-    assert.ok(!existsSync(join(d, 'annotations.json')));
-    assert.ok(existsSync(join(d, 'images', '000000.png')) && !existsSync(join(d, 'images', '000002.png')));
+  it('scene synthesis fails, without annotations.json, when an image cannot be written while later ones render', async () => {
+    for (const workers of [0, 2]) {
+      const d = tmpDir('synth-blocked');
+      // A folder where the second image goes: its write fails while later scenes are composed and finished.
+      mkdirSync(join(d, 'images', '000001.png'), { recursive: true });
+      await assert.rejects(synthesize({ out: d, count: 12, size: 32, seed: 1, workers }), /000001\.png/);
+      assert.ok(!existsSync(join(d, 'annotations.json')));
+      assert.ok(existsSync(join(d, 'images', '000000.png')));
+      // Nothing is still being written once it has failed.
+      const listed = readdirSync(join(d, 'images')).sort();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(readdirSync(join(d, 'images')).sort(), listed);
+    }
   });
 
   it('a missing or corrupt image names the file', async () => {

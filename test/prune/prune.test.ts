@@ -8,7 +8,7 @@ import { readOnnxFile } from '../../src/onnx/read.ts';
 import { channelGroups } from '../../src/prune/groups.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
-import { PAD_KEYPOINTS } from '../../src/data/synth.ts';
+import { PAD_KEYPOINTS } from '../../src/data/scene.ts';
 import { luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 

@@ -79,7 +79,7 @@ export interface ComposedScene {
   linear: Float32Array;
   light: { gain: number; gx: number; gy: number; gamma: number; noise: number };
   /** The generator's state at the first of the noise's normals. */
-  grain: RngState;
+  noiseStream: RngState;
   /** x, y, visibility (COCO: 0 outside, 1 occluded, 2 visible) per corner. */
   keypoints: number[];
   bbox: [number, number, number, number];
@@ -137,18 +137,18 @@ export function composeScene(rng: Rng, size: number): ComposedScene {
     });
   }
   const light = { gain: rng.uniform(0.6, 1.3), gx: rng.uniform(-0.4, 0.4), gy: rng.uniform(-0.4, 0.4), gamma: rng.uniform(0.8, 1.25), noise: rng.uniform(0.005, 0.03) };
-  const grain = rng.snapshot();
+  const noiseStream = rng.snapshot();
   // The final pass draws one normal per value and nothing after it: the stream moves past them here,
   // so the next scene can be composed while this one is finished elsewhere.
   rng.skipNormals(size * size * 3);
   const keypoints = quad.flatMap(([x, y], j) => [x, y, visible[j]!]);
-  return { size, linear: img, light, grain, keypoints, bbox: [Math.min(...xs), Math.min(...ys), Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)] };
+  return { size, linear: img, light, noiseStream, keypoints, bbox: [Math.min(...xs), Math.min(...ys), Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)] };
 }
 
 /** A scene's 8-bit pixels: its illumination, gamma and sensor noise applied to the composed image (the costly part: a power and a normal per value). */
 export function finishScene(scene: ComposedScene): RgbImage {
   const { size, linear, light: { gain, gx, gy, gamma, noise } } = scene;
-  const rng = Rng.resume(scene.grain);
+  const rng = Rng.resume(scene.noiseStream);
   const data = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {

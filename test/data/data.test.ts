@@ -163,7 +163,7 @@ describe('scenes finished on worker threads (ScenePool)', () => {
       const scene = composeScene(new Rng(4), 40);
       const expected = renderScene(new Rng(4), 40).image;
       assert.deepEqual(await pool.finish(scene), expected);
-      const broken = { ...composeScene(new Rng(4), 40), grain: undefined } as unknown as ComposedScene;
+      const broken = { ...composeScene(new Rng(4), 40), noiseStream: undefined } as unknown as ComposedScene;
       await assert.rejects(pool.finish(broken), /scene worker 1 failed/);
       // One bad scene does not stop the pool.
       assert.deepEqual(await pool.finish(composeScene(new Rng(4), 40)), expected);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,9 +13,9 @@ import { loadDataset, splitIndices } from '../../src/data/dataset.ts';
 import { makeBatch } from '../../src/data/batch.ts';
 import { composeScene, PAD_KEYPOINTS, renderScene, type ComposedScene } from '../../src/data/scene.ts';
 import { ScenePool } from '../../src/data/scene-pool.ts';
-import { synthesize } from '../../src/data/synth.ts';
+import { MIN_POOLED_SCENES, synthesize } from '../../src/data/synth.ts';
 import { perturbImage } from '../../src/model/perturbation.ts';
-import { luxcert } from '../helpers/cli.ts';
+import { BIN, luxcert } from '../helpers/cli.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('data');
@@ -57,6 +58,16 @@ describe('synthetic scenes', () => {
       const f = `images/${String(i).padStart(6, '0')}.png`;
       assert.deepEqual(readFileSync(join(pooled, f)), readFileSync(join(a, f)), f);
     }
+  });
+
+  it('come out of `luxcert data synth` the same when its workers finish them, started from another folder', async () => {
+    // MIN_POOLED_SCENES scenes: the executable's default puts them on the pool, whose workers boot tsx themselves.
+    const [cli, here] = [join(root, 'cli'), join(root, 'here')];
+    const r = spawnSync(process.execPath, [BIN, 'data', 'synth', '--out', cli, '--count', String(MIN_POOLED_SCENES), '--size', '16', '--seed', '6'], { cwd: tmpDir('synth-cwd'), encoding: 'utf8', env: { ...process.env, LUXCERT_LOG_LEVEL: 'warn' } });
+    assert.equal(r.status, 0, r.stderr);
+    await synthesize({ out: here, count: MIN_POOLED_SCENES, size: 16, seed: 6, workers: 0 });
+    assert.equal(readFileSync(join(cli, 'annotations.json'), 'utf8'), readFileSync(join(here, 'annotations.json'), 'utf8'));
+    for (const f of readdirSync(join(here, 'images'))) assert.deepEqual(readFileSync(join(cli, 'images', f)), readFileSync(join(here, 'images', f)), f);
   });
 
   it('render the same pixels and keypoints as the renderer the documented results were measured on', () => {

@@ -25,6 +25,9 @@ export interface SynthOptions {
 /** Below this many scenes, starting the workers (~0.3 s) costs about what they save (~3 ms a scene on two cores: 2,400 scenes 16–19 → 11–12 s). */
 export const MIN_POOLED_SCENES = 200;
 
+/** At most this much memory in scenes composed but not yet written (large `--size` on many cores). */
+const MAX_IN_FLIGHT_BYTES = 256 << 20;
+
 /** Defaults: enough scenes for a CPU-trained detector to converge in minutes. */
 export const SYNTH_DEFAULTS = { count: 2000, size: 96, seed: 1 } as const;
 
@@ -42,9 +45,11 @@ export async function synthesize(opts: SynthOptions): Promise<void> {
   const workers = opts.workers ?? (opts.count >= MIN_POOLED_SCENES ? Math.max(1, availableParallelism() - 1) : 0);
   const pool = workers > 0 ? new ScenePool(workers) : undefined;
   // Scenes are composed here, in the stream's order, and finished (on the pool where there is one), encoded
-  // by sharp (off the main thread) and written while later ones are composed; a few at a time, to bound memory.
+  // by sharp (off the main thread) and written while later ones are composed; a few at a time (MAX_IN_FLIGHT_BYTES).
   const inFlight: Promise<void>[] = [];
-  const window = 2 * Math.max(1, workers) + 2;
+  // A scene in flight holds its linear image (4 bytes a value) and then its pixels (1 byte a value).
+  const sceneBytes = opts.size * opts.size * 3 * 5;
+  const window = Math.max(1, Math.min(2 * Math.max(1, workers) + 2, Math.floor(MAX_IN_FLIGHT_BYTES / sceneBytes)));
   try {
     for (let i = 0; i < opts.count; i++) {
       const scene = composeScene(rng, opts.size);

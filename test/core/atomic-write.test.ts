@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { replaceDirAtomic, writeFileAtomic } from '../../src/core/atomic-write.ts';
+import { replaceDirAtomic, writeFileAtomic, writeFileAtomicAsync } from '../../src/core/atomic-write.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 /** The pid of a process that has exited. */
@@ -24,6 +24,22 @@ describe('atomic writes', () => {
     writeFileSync(join(dir, left[0]!), 'x');
     writeFileAtomic(join(dir, 'f.png'), 'new');
     assert.ok(readdirSync(dir).includes(left[0]!));
+  });
+
+  it('asynchronously: replace a file whole, and on a failed rename keep what was there and leave no temporary', async () => {
+    const dir = tmpDir('atomic-async');
+    const file = join(dir, 'model.onnx');
+    writeFileSync(file, 'old');
+    await writeFileAtomicAsync(file, new Uint8Array([1, 2, 3]));
+    assert.deepEqual([...readFileSync(file)], [1, 2, 3]);
+    assert.equal(statSync(file).mode & 0o777, 0o644 & ~process.umask());
+    // A folder where the file would go: the rename fails, the folder and its content stay.
+    const blocked = join(dir, 'ckpt.onnx');
+    mkdirSync(blocked);
+    writeFileSync(join(blocked, 'inside'), 'user');
+    await assert.rejects(writeFileAtomicAsync(blocked, 'new'), (e: NodeJS.ErrnoException) => e.code !== undefined && String(e.message).includes(blocked));
+    assert.deepEqual(readdirSync(dir).sort(), ['ckpt.onnx', 'model.onnx']);
+    assert.equal(readFileSync(join(blocked, 'inside'), 'utf8'), 'user');
   });
 
   it('replace a folder and remove the new folders killed replacements left beside it', () => {

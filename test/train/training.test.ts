@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { loadDataset, type LoadedSet } from '../../src/data/dataset.ts';
+import { makeBatch } from '../../src/data/batch.ts';
+import { loadDataset, splitIndices, type LoadedSet } from '../../src/data/dataset.ts';
 import { synthesize } from '../../src/data/synth.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
 import type { Graph } from '../../src/graph/graph.ts';
 import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../../src/onnx/read.ts';
 import { writeOnnxFile } from '../../src/onnx/write.ts';
-import { evaluateModel } from '../../src/train/evaluate.ts';
+import { openSession } from '../../src/onnx/ort.ts';
+import { evaluateModel, predictKeypoints } from '../../src/train/evaluate.ts';
+import { keypointMetrics } from '../../src/train/metrics.ts';
 import { checkpointPath } from '../../src/train/trainer.ts';
 import { trainFolder, TRAIN_DEFAULTS } from '../../src/train/train-folder.ts';
 import { luxcert } from '../helpers/cli.ts';
@@ -50,8 +53,27 @@ describe('training', () => {
     // The file holds the best epoch's weights: onnxruntime reproduces the validation figures' scale.
     const e = await evaluateModel(out, meta, set);
     assert.ok(Number.isFinite(e.meanError) && e.count > 0);
+    // The validation figures (one session, fed each epoch's weights) are the written model's in a session of its own.
+    const { val } = splitIndices(set.objects.length, base.valFraction, base.seed);
+    const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);
+    const session = await openSession(out);
+    const own = keypointMetrics(await predictKeypoints(session, meta, valBatch), valBatch.keypoints, valBatch.mask, meta.keypoints);
+    await session.release();
+    assert.ok(Math.abs(own.meanError - r.result.best.meanError) <= 1e-5 * own.meanError, `${own.meanError} vs ${r.result.best.meanError}`);
+    assert.equal(own.count, r.result.best.count);
     const resumed = await trainFolder({ ...base, out, epochs: 4, patience: 5, resume: true }, set);
     assert.deepEqual(resumed.result.epochs.map((x) => x.epoch), [4]);
+  });
+
+  it('a checkpoint that cannot be written fails the run with its path, and touches nothing of the user\'s', async () => {
+    const dir = join(root, 'blocked');
+    const out = join(dir, 'tiny.onnx');
+    // A folder where the checkpoint goes: its rename fails after the first epoch, while the second trains.
+    mkdirSync(checkpointPath(out), { recursive: true });
+    writeFileSync(join(checkpointPath(out), 'notes.txt'), 'user');
+    await assert.rejects(trainFolder({ ...base, out, epochs: 3, patience: 5 }, set), (e: Error) => e.message.includes(checkpointPath(out)));
+    assert.deepEqual(readdirSync(dir).sort(), ['tiny.ckpt.onnx', 'tiny.onnx']);
+    assert.equal(readFileSync(join(checkpointPath(out), 'notes.txt'), 'utf8'), 'user');
   });
 
   it('an interrupted run resumed from its checkpoint ends with the weights an uninterrupted run has, bit for bit (Adam\'s state included)', async () => {

@@ -125,8 +125,8 @@ function snapshot(graph: Graph): Map<string, Tensor> {
 
 /**
  * Validation metrics of the graph's current weights, run in onnxruntime (what the device runs). Its
- * threads sleep when idle: spinning ones competed with the training session's, and doubled the
- * time (demo's model 13 → 26 ms; resnet's 31 → 66 ms). A session per call keeps the weights constant
+ * threads sleep when idle: beside another live session (the training step's), spinning ones doubled
+ * its time (demo's model 13 → 26 ms; resnet's 31 → 66 ms). A session per call keeps the weights constant
  * for onnxruntime's optimiser: one session fed each epoch's weights was no faster on the demo's
  * model (10.5 ms) and half as fast on resnet's (60 ms).
  */

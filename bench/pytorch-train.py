@@ -1,6 +1,6 @@
 """PyTorch's side of npm run bench:train: trains a luxcert IR graph, given as JSON by bench/train.ts,
 with the same loss (and, where the spec has them, the same fine-tuning regularisers and per-image
-perturbations), optimiser and batch (the IR interpreted by pytorch_ir.py), and prints images/s and peak memory as one JSON line.
+perturbations), optimiser and batch (the IR interpreted by pytorch_ir.py), and prints images/s, peak memory and its inference images/s as one JSON line.
 Usage: python3 bench/pytorch-train.py SPEC.json  (run by the bench with Debian's python3-torch)."""
 import json
 import resource
@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from pytorch_ir import regularised_loss
+from pytorch_ir import forward, regularised_loss
 
 
 def main():
@@ -40,7 +40,18 @@ def main():
         step()
         images += b
     rate = images / (time.perf_counter() - t0)
-    print(json.dumps({"imagesPerSecond": rate, "peakMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "torch": torch.__version__}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # PyTorch's own inference on the same graph and batch (running statistics, no autograd): the
+    # ceiling its training step is measured against, as onnxruntime's is for luxcert's.
+    with torch.no_grad():
+        forward(spec, values, x, training=False)
+        images, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 2:
+            forward(spec, values, x, training=False)
+            images += b
+    infer = images / (time.perf_counter() - t0)
+    print(json.dumps({"imagesPerSecond": rate, "peakMiB": peak, "inferImagesPerSecond": infer, "torch": torch.__version__}))
 
 
 main()

@@ -6,7 +6,8 @@
 // round's ratio beside it.
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
-// training step, about three forward passes, can approach).
+// training step, about three forward passes, can approach), and PyTorch's training against its own
+// inference on the same graph (running statistics, no autograd) for comparison.
 // Also what moving the training state across the JavaScript boundary costs per step.
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
@@ -49,6 +50,8 @@ const KEYPOINTS = ['a', 'b', 'c', 'd'];
 interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; seconds: number; regularised: boolean }
 /** What one side measured for a configuration. */
 interface Measured { imagesPerSecond: number; peakMiB: number }
+/** PyTorch's side also measures its own inference on the graph. */
+interface PyTorchMeasured extends Measured { inferImagesPerSecond: number; torch: string }
 
 const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head, keypoints: KEYPOINTS, skeleton: [], inputSize: c.size, cropPadding: 1.25, seed: 1 });
 
@@ -120,7 +123,7 @@ async function crossingCost(g: Graph): Promise<number> {
 }
 
 /** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
-function pytorchSide(python: string, c: Config, dir: string): Measured & { torch: string } {
+function pytorchSide(python: string, c: Config, dir: string): PyTorchMeasured {
   const g = modelOf(c);
   const trainable = weightRoles(g).params;
   const spec = {
@@ -135,7 +138,7 @@ function pytorchSide(python: string, c: Config, dir: string): Measured & { torch
   writeFileSync(file, JSON.stringify(spec));
   const r = spawnSync(python, [new URL('./pytorch-train.py', import.meta.url).pathname, file], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: values.threads } });
   if (r.status !== 0) throw new Error(`pytorch-train.py failed on ${c.arch}/${c.head}/${c.size}: ${r.stderr.trim().split('\n').pop()}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured & { torch: string };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as PyTorchMeasured;
 }
 
 /** luxcert's side of one round, in a child process of its own (so its peak memory is its own). */
@@ -150,7 +153,7 @@ if (values.one !== undefined) {
 } else {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
-  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'state crossing ms / step ms']];
+  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms']];
   let torchVersion = 'not installed';
   try {
     for (const size of values.sizes!.split(',').map(Number)) {
@@ -158,7 +161,7 @@ if (values.one !== undefined) {
         for (const head of values.heads!.split(',') as Config['head'][]) {
           const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds), regularised: values.regularisers! };
           const lxRounds: Awaited<ReturnType<typeof luxcertSide>>[] = [];
-          const ptRounds: (Measured & { torch: string })[] = [];
+          const ptRounds: PyTorchMeasured[] = [];
           for (let r = 0; r < Number(values.rounds); r++) {
             const sides = [() => { lxRounds.push(luxcertChild(c)); }, ...(python ? [() => { ptRounds.push(pytorchSide(python, c, dir)); }] : [])];
             for (const side of r % 2 === 0 ? sides : sides.reverse()) side();
@@ -170,7 +173,7 @@ if (values.one !== undefined) {
           if (pt) torchVersion = pt.torch;
           const perRound = pt ? lxRounds.map((l, i) => (l.imagesPerSecond / ptRounds[i]!.imagesPerSecond).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', perRound, lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
+          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', perRound, lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), pt ? pt.inferImagesPerSecond.toFixed(0) : '—', pt ? (pt.imagesPerSecond / pt.inferImagesPerSecond).toFixed(3) : '—', `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }

@@ -244,7 +244,10 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       }
       const adam = runner.optimizerState();
       files.push([ckpt, encodeOnnx(checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step) }))]);
-      writing = Promise.all(files.map(([path, bytes]) => writeFileAtomicAsync(path, bytes))).then(() => undefined);
+      // Settled once both writes are, the first failure (if any) thrown.
+      writing = Promise.allSettled(files.map(([path, bytes]) => writeFileAtomicAsync(path, bytes))).then((rs) => {
+        for (const r of rs) if (r.status === 'rejected') throw r.reason;
+      });
       // A failed write is thrown where `writing` is next awaited, not as an unhandled rejection meanwhile.
       writing.catch(() => undefined);
       if (epoch === cfg.stopAfter && epoch < cfg.epochs) {

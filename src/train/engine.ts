@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { LuxcertError } from '../core/errors.ts';
+import { nchwcBlock } from '../onnx/nchwc.ts';
 import type { OrtSessionOptions } from '../onnx/ort.ts';
 
 /** Where the training step runs: onnxruntime's CPU provider, or its CUDA provider (x64 Linux with CUDA 12). */
@@ -43,4 +44,9 @@ export function engineName(e: TrainEngine): string {
  */
 export function engineSessionOptions(e: TrainEngine): OrtSessionOptions {
   return { executionProviders: [e.device], spinning: true, memoryPattern: false, ...(e.threads ? { intraOpNumThreads: e.threads } : {}) };
+}
+
+/** The block the step's convolutions are built for: the CPU's (`nchwcBlock`), none on CUDA, as the blocked kernels are onnxruntime's CPU provider's own. */
+export function stepConvBlock(e: TrainEngine): Promise<number> {
+  return e.device === 'cpu' ? nchwcBlock() : Promise.resolve(1);
 }

@@ -3,10 +3,9 @@ import { LuxcertError } from '../core/errors.ts';
 import { sizeOf, type Tensor } from '../core/tensor.ts';
 import type { Graph } from '../graph/graph.ts';
 import type { ModelMeta } from '../model/metadata.ts';
-import { nchwcBlock } from '../onnx/nchwc.ts';
 import { openSession } from '../onnx/ort.ts';
 import { targetCells } from './targets.ts';
-import { CPU_ENGINE, engineName, engineSessionOptions, type TrainEngine } from './engine.ts';
+import { CPU_ENGINE, engineName, engineSessionOptions, stepConvBlock, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
 import { adamScalars, buildTrainStep, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
 
@@ -182,8 +181,7 @@ export class StepRunner {
     let s = this.sessions.get(n);
     if (!s) {
       const engine = this.opts.engine ?? CPU_ENGINE;
-      // The blocked convolution kernels are onnxruntime's CPU provider's own.
-      const convBlock = engine.device === 'cpu' ? await nchwcBlock() : 1;
+      const convBlock = await stepConvBlock(engine);
       const step = buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}), ...(this.opts.pieceValues ? { pieceValues: this.opts.pieceValues } : {}) });
       try {
         s = { session: await openSession(step.onnx, engineSessionOptions(engine)), step };

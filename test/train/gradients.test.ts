@@ -13,7 +13,9 @@ import { OnnxEmitter } from '../../src/onnx/emit.ts';
 import { openSession } from '../../src/onnx/ort.ts';
 import { positive, signOf } from '../../src/train/grad/activation.ts';
 import { GRAD_RULES } from '../../src/train/grad/index.ts';
+import { stepConvBlock } from '../../src/train/engine.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
+import { gradientCases } from './pytorch-gradient-cases.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
 
 type Weight = (name: string, dims: number[], lo?: number, hi?: number) => string;
@@ -182,6 +184,37 @@ describe('gradient rules', () => {
     for (let i = 0; i < 11; i++) assert.ok(out[i] === (v[i]! > 0 ? 1 : 0), `mask of ${v[i]} came out ${out[i]}`);
     // A positive denormal: only a mask in [0, 1] is promised.
     assert.ok(out[11]! >= 0 && out[11]! <= 1, `${out[11]}`);
+  });
+
+  it('the CUDA form of the step uses only operators onnxruntime\'s CUDA provider has kernels for, so no node falls back to the CPU', async () => {
+    // onnxruntime's docs/OperatorKernels.md, CUDAExecutionProvider: each has a float kernel at the step's opset (17).
+    // An operator outside this list runs on the CPU, with copies to and from the GPU around it, every step.
+    const cuda = new Set([
+      'Abs', 'Add', 'AveragePool', 'Cast', 'Clip', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Equal', 'Exp', 'Expand', 'Flatten', 'Gather', 'Gemm',
+      'GlobalAveragePool', 'HardSigmoid', 'Identity', 'LogSoftmax', 'MatMul', 'Max', 'MaxPool', 'Min', 'Mul', 'Neg', 'Pad',
+      'Reciprocal', 'ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'ScatterElements', 'Sign', 'Slice', 'Split', 'Sqrt',
+      'Sub', 'TopK', 'Transpose', 'Unsqueeze', 'com.microsoft:FusedMatMul',
+    ]);
+    const convBlock = await stepConvBlock({ device: 'cuda' });
+    const opsOf = (step: Uint8Array) => {
+      const raw = decodeOnnx(step, 'step');
+      assert.equal(raw.opset, 17);
+      return raw.nodes.map((n) => (raw.domains.get(n.name) ? `${raw.domains.get(n.name)}:${n.op}` : n.op));
+    };
+    const steps = [
+      ...Object.entries(CASES).map(([name, body]) => { const g = model(name, body); return { name, ops: opsOf(buildTrainStep({ model: g, meta: modelMeta(g, name), batch: 2, convBlock }).onnx) }; }),
+      // Every zoo model with both heads, regularised, and a large weight crossing in pieces.
+      ...gradientCases().map((c) => ({ name: c.name, ops: opsOf(buildTrainStep({ model: c.model, meta: c.meta, batch: 2, convBlock, pieceValues: 1024, ...(c.regularisers ? { regularisers: c.regularisers } : {}) }).onnx) })),
+    ];
+    for (const { name, ops } of steps) {
+      const outside = [...new Set(ops.filter((op) => !cuda.has(op)))];
+      assert.deepEqual(outside, [], `${name}: ${outside.join(', ')} would run on the CPU`);
+    }
+    // The CPU form is another graph: its blocked convolutions are the CPU provider's own operators.
+    const cnn7 = gradientCases().find((c) => c.name.startsWith('cnn7'))!;
+    const cpuOps = opsOf(buildTrainStep({ model: cnn7.model, meta: cnn7.meta, batch: 2, convBlock: 16 }).onnx);
+    assert.ok(cpuOps.some((op) => op.startsWith('com.microsoft.nchwc:')), 'the CPU form blocks cnn7\'s convolutions');
+    assert.equal(convBlock, 1);
   });
 
   it('refuses to train a model with an operator that has no rule, naming the node', () => {

@@ -2,8 +2,11 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/** The mode a written file gets unless the caller names one (before umask). */
+const FILE_MODE = 0o644;
+
 /** Writes `data` to a new file and flushes it to the disk before it is renamed anywhere. */
-function writeFlushed(path: string, data: Uint8Array | string, mode = 0o644): void {
+function writeFlushed(path: string, data: Uint8Array | string, mode = FILE_MODE): void {
   const fd = openSync(path, 'wx', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -80,7 +83,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: 
  * `writeFileAtomic` whose write, flush and rename run on libuv's pool: a training epoch's files reach
  * the disk while the next epoch runs (writing them cost the demo's model 7–25 ms an epoch).
  */
-export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, mode = FILE_MODE): Promise<void> {
   const tmp = tempFor(path);
   try {
     const file = await open(tmp, 'wx', mode);

@@ -201,17 +201,18 @@ describe('gradient rules', () => {
       assert.equal(raw.opset, 17);
       return raw.nodes.map((n) => (raw.domains.get(n.name) ? `${raw.domains.get(n.name)}:${n.op}` : n.op));
     };
+    const cases = gradientCases();
     const steps = [
       ...Object.entries(CASES).map(([name, body]) => { const g = model(name, body); return { name, ops: opsOf(buildTrainStep({ model: g, meta: modelMeta(g, name), batch: 2, convBlock }).onnx) }; }),
       // Every zoo model with both heads, regularised, and a large weight crossing in pieces.
-      ...gradientCases().map((c) => ({ name: c.name, ops: opsOf(buildTrainStep({ model: c.model, meta: c.meta, batch: 2, convBlock, pieceValues: 1024, ...(c.regularisers ? { regularisers: c.regularisers } : {}) }).onnx) })),
+      ...cases.map((c) => ({ name: c.name, ops: opsOf(buildTrainStep({ model: c.model, meta: c.meta, batch: 2, convBlock, pieceValues: 1024, ...(c.regularisers ? { regularisers: c.regularisers } : {}) }).onnx) })),
     ];
     for (const { name, ops } of steps) {
       const outside = [...new Set(ops.filter((op) => !cuda.has(op)))];
       assert.deepEqual(outside, [], `${name}: ${outside.join(', ')} would run on the CPU`);
     }
     // The CPU form is another graph: its blocked convolutions are the CPU provider's own operators.
-    const cnn7 = gradientCases().find((c) => c.name.startsWith('cnn7'))!;
+    const cnn7 = cases.find((c) => c.name.startsWith('cnn7'))!;
     const cpuOps = opsOf(buildTrainStep({ model: cnn7.model, meta: cnn7.meta, batch: 2, convBlock: 16 }).onnx);
     assert.ok(cpuOps.some((op) => op.startsWith('com.microsoft.nchwc:')), 'the CPU form blocks cnn7\'s convolutions');
     assert.equal(convBlock, 1);

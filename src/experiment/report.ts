@@ -1,6 +1,6 @@
 import type { Box } from '../model/perturbation.ts';
 import { RELU_STABILITY_MARGIN } from '../train/regularisers.ts';
-import { acceptance, aggregateRuns, denseRow, type Criterion, type Row, type Stat } from './aggregate.ts';
+import { acceptance, aggregateRuns, denseRow, VERDICT_LABEL, type Criterion, type Row, type Stat } from './aggregate.ts';
 import type { ExperimentResult } from './run-experiment.ts';
 import { linePlot, type Series } from './svg-plot.ts';
 
@@ -99,7 +99,7 @@ function setup(r: ExperimentResult): string[] {
 }
 
 function criteria(list: Criterion[]): string[] {
-  return list.map((c) => `${c.pass ? 'PASS' : 'FAIL'} — ${c.text}: ${c.detail}`);
+  return list.map((c) => `${VERDICT_LABEL[c.verdict]} — ${c.text}: ${c.detail}`);
 }
 
 /** The report as Markdown (the plots are in the HTML report). */
@@ -128,7 +128,7 @@ export function htmlReport(r: ExperimentResult): string {
   const rows = aggregateRuns(r);
   const html = (t: Table) =>
     `<h2>${esc(t.title)}</h2>${t.note ? `<p class="note">${esc(t.note)}</p>` : ''}<table><thead><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${t.rows.map((row) => `<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-  const crit = acceptance(r, rows).map((c) => `<li class="${c.pass ? 'pass' : 'fail'}">${c.pass ? 'PASS' : 'FAIL'} — ${esc(c.text)}: ${esc(c.detail)}</li>`).join('');
+  const crit = acceptance(r, rows).map((c) => `<li class="${c.verdict}">${VERDICT_LABEL[c.verdict]} — ${esc(c.text)}: ${esc(c.detail)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>luxcert experiment</title>
 <style>
@@ -137,7 +137,7 @@ table{border-collapse:collapse;font-size:12px;margin-bottom:8px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.note{color:#555;font-size:12px}
-li.pass{color:#11772d}li.fail{color:#b00020}
+li.pass{color:#11772d}li.fail{color:#b00020}li.unmeasured{color:#777}
 </style></head><body>
 <h1>luxcert experiment</h1>
 <ul>${setup(r).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>

@@ -44,8 +44,8 @@ describe('experiment plan and statistics', () => {
   });
 
   it('acceptance judges USN under the strongest regulariser swept, against the baselines in the same setting', () => {
-    const assessment = (coverage: number, ms: number, pck2: number) =>
-      ({ accuracy: { pck: { '2': pck2 }, meanError: 0.7 }, certification: [{ coverage, falsifiedShare: 1 - coverage, unknownShare: 0, msPerImage: { mean: ms, median: ms, p95: ms } }], params: 1, flops: 1, onnxBytes: 1, inferenceMs: 0.1 }) as unknown as Assessment;
+    const assessment = (coverage: number, ms: number, pck2: number, unknownShare = 0) =>
+      ({ accuracy: { pck: { '2': pck2 }, meanError: 0.7 }, certification: [{ coverage, falsifiedShare: 1 - coverage - unknownShare, unknownShare, msPerImage: { mean: ms, median: ms, p95: ms } }], params: 1, flops: 1, onnxBytes: 1, inferenceMs: 0.1 }) as unknown as Assessment;
     const cfg: ExperimentConfig = { ...CFG, methods: ['usn', 'random'], seeds: [1], regulariser: ['on', 'rs'], ablations: [] };
     const figures: Record<string, [number, number, number]> = {
       'usn-s0.5-w10-seed1': [0.97, 60, 0.99], 'usn-s0.5-w10-rs5-seed1': [0.985, 45, 0.985],
@@ -55,14 +55,21 @@ describe('experiment plan and statistics', () => {
     const r = { config: cfg, dense: { assessment: assessment(0.98, 100, 0.99) }, runs } as unknown as ExperimentResult;
     const verdicts = Object.fromEntries(acceptance(r, aggregateRuns(r)).map((c) => [c.text, c]));
     assert.match(verdicts['certified coverage ≥ dense']!.detail, /98\.5% \(usn \+W\+RS\) vs 98\.0%/);
-    assert.equal(verdicts['certified coverage ≥ dense']!.pass, true);
+    assert.equal(verdicts['certified coverage ≥ dense']!.verdict, 'pass');
     assert.match(verdicts['certified coverage > random']!.detail, /\(random \+W\+RS\)/, 'random in the same setting, not its better W-only run');
-    assert.equal(verdicts['certification time per image ≤ 0.5× dense']!.pass, true);
+    assert.equal(verdicts['certification time per image ≤ 0.5× dense']!.verdict, 'pass');
+    // A dense model that ends unknown on most pairs spent its budget: its time decides nothing, either way.
+    for (const usnMs of [45, 80]) {
+      const capped = { ...r, dense: { assessment: assessment(0, 100, 0.99, 0.9) }, runs: runs.map((x) => (x.spec.id === 'usn-s0.5-w10-rs5-seed1' ? { ...x, assessment: assessment(0.985, usnMs, 0.985) } : x)) } as unknown as ExperimentResult;
+      const time = acceptance(capped, aggregateRuns(capped)).find((c) => c.text === 'certification time per image ≤ 0.5× dense')!;
+      assert.equal(time.verdict, 'unmeasured');
+      assert.match(time.detail, /unknown at the sub-box budget: dense 90\.0% of pairs/);
+    }
     // Without the rs setting, the W-only USN run is judged.
     const plain = { ...r, config: { ...cfg, regulariser: ['on'] }, runs: runs.filter((x) => x.spec.reluStability === undefined) } as unknown as ExperimentResult;
     const v2 = Object.fromEntries(acceptance(plain, aggregateRuns(plain)).map((c) => [c.text, c]));
-    assert.equal(v2['certified coverage ≥ dense']!.pass, false);
-    assert.equal(v2['certified coverage > random']!.pass, false);
+    assert.equal(v2['certified coverage ≥ dense']!.verdict, 'fail');
+    assert.equal(v2['certified coverage > random']!.verdict, 'fail');
   });
 
   it('mean and sample standard deviation', () => {

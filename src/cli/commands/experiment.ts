@@ -7,7 +7,7 @@ import { LuxcertError } from '../../core/errors.ts';
 import { log } from '../../core/logger.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
-import { acceptance, aggregateRuns } from '../../experiment/aggregate.ts';
+import { acceptance, aggregateRuns, VERDICT_LABEL } from '../../experiment/aggregate.ts';
 import { REGULARISER_SETTINGS, type ExperimentConfig, type RegulariserSetting } from '../../experiment/plan.ts';
 import { htmlReport, markdownReport, plotFiles } from '../../experiment/report.ts';
 import { runExperiment } from '../../experiment/run-experiment.ts';
@@ -131,7 +131,7 @@ export function registerExperiment(program: Command): void {
           [
             `luxcert experiment — ${result.runs.length} runs, reports: ${join(f.out, 'report.md')}, ${join(f.out, 'report.html')}, ${join(f.out, 'experiment.json')}`,
             `acceptance at sparsity ${cfg.headline}:`,
-            ...acceptance(result, aggregateRuns(result)).map((c) => `  ${c.pass ? 'PASS' : 'FAIL'} ${c.text}: ${c.detail}`),
+            ...acceptance(result, aggregateRuns(result)).map((c) => `  ${VERDICT_LABEL[c.verdict]} ${c.text}: ${c.detail}`),
           ].join('\n'),
         );
       }),

@@ -136,7 +136,7 @@ export function acceptance(r: ExperimentResult, rows: Row[]): Criterion[] {
   out.push({
     text: 'certification time per image ≤ 0.5× dense',
     ...(capped.length
-      ? { verdict: 'unmeasured', detail: `${times}, but unknown at the sub-box budget: ${capped.map((x) => `${x.label} ${pct(x.unknown[last]!.mean)}`).join(', ')} of pairs — budget-capped times, not times to a verdict` }
+      ? { verdict: 'unmeasured', detail: `${times}, but unknown at the budget: ${capped.map((x) => `${x.label} ${pct(x.unknown[last]!.mean)}`).join(', ')} of pairs — budget-capped times, not times to a verdict` }
       : { verdict: judged(ratio <= 0.5), detail: times }),
   });
   return out;

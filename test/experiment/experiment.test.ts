@@ -63,7 +63,7 @@ describe('experiment plan and statistics', () => {
       const capped = { ...r, dense: { assessment: assessment(0, 100, 0.99, 0.9) }, runs: runs.map((x) => (x.spec.id === 'usn-s0.5-w10-rs5-seed1' ? { ...x, assessment: assessment(0.985, usnMs, 0.985) } : x)) } as unknown as ExperimentResult;
       const time = acceptance(capped, aggregateRuns(capped)).find((c) => c.text === 'certification time per image ≤ 0.5× dense')!;
       assert.equal(time.verdict, 'unmeasured');
-      assert.match(time.detail, /unknown at the sub-box budget: dense 90\.0% of pairs/);
+      assert.match(time.detail, /unknown at the budget: dense 90\.0% of pairs/);
     }
     // Without the rs setting, the W-only USN run is judged.
     const plain = { ...r, config: { ...cfg, regulariser: ['on'] }, runs: runs.filter((x) => x.spec.reluStability === undefined) } as unknown as ExperimentResult;

@@ -110,8 +110,8 @@ const judged = (pass: boolean): Criterion['verdict'] => (pass ? 'pass' : 'fail')
  * stability when that setting ran, else Wasserstein) certifies at least as much as dense and more
  * than random and L1 (at the largest box; each in the same setting when it ran), keeps clean PCK@2
  * within 2 points of dense, and certifies in at most half the dense time per image — a ratio left
- * unmeasured when either model ends unknown on most pairs, since an image that spends its sub-box
- * budget times the budget, not the work to a verdict.
+ * unmeasured when either model ends unknown on most pairs, since an image that spends its budget
+ * (sub-boxes or the wall-clock limit) times the budget, not the work to a verdict.
  */
 export function acceptance(r: ExperimentResult, rows: Row[]): Criterion[] {
   const h = r.config.headline;

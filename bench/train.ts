@@ -26,8 +26,7 @@ import { boxFromFlags } from '../src/model/perturbation.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { OnnxEmitter } from '../src/onnx/emit.ts';
-import { channelGroups } from '../src/prune/groups.ts';
-import { BENCHMARK_REGULARISERS, fineTuneRegularisers } from '../src/prune/prune-model.ts';
+import { BENCHMARK_REGULARISERS, channelRegularisers } from '../src/prune/prune-model.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
@@ -60,7 +59,7 @@ const BOX = boxFromFlags(0.1, 0.1);
 
 /** The regularisers `prune` fine-tunes with on the model's prunable channels (the experiment's "rs" setting), or none. */
 const regularisersOf = (c: Config, g: Graph): PerturbationRegularisers | undefined =>
-  c.regularised ? fineTuneRegularisers(g, channelGroups(g).filter((group) => !group.blocked), { box: BOX, ...BENCHMARK_REGULARISERS }) : undefined;
+  c.regularised ? channelRegularisers(g, { box: BOX, ...BENCHMARK_REGULARISERS }) : undefined;
 
 /** One (α, β) per image, uniform in the box, the same on both sides. */
 function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {

@@ -138,7 +138,7 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
     if (o.epochs > 0) {
       const t = await trainModel(graph, meta, set, {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, valFraction: 0.15, patience: o.epochs, seed: o.seed + r, augment: DEFAULT_AUGMENT, out: join(scratch, `round-${r}.onnx`),
-        regularisers: fineTuneRegularisers(graph, remaining, o),
+        regularisers: channelRegularisers(graph, o),
         ...(o.engine ? { engine: o.engine } : {}),
       });
       validation = t.best;
@@ -152,8 +152,12 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
   return report;
 }
 
-/** The fine-tuning regularisers of the options, on the groups' channels (also what `bench:train --regularisers` measures). */
-export function fineTuneRegularisers(graph: Graph, groups: ChannelGroup[], o: Pick<PruneOptions, 'box' | 'wasserstein' | 'reluStability'>): PerturbationRegularisers {
+/**
+ * The regularisers of the options on the prunable channel groups' channels: what `prune` fine-tunes
+ * with, `train` trains with when asked, and `bench:train --regularisers` measures.
+ */
+export function channelRegularisers(graph: Graph, o: Pick<PruneOptions, 'box' | 'wasserstein' | 'reluStability'>): PerturbationRegularisers {
+  const groups = channelGroups(graph).filter((g) => !g.blocked);
   const relus = channelValues(graph, groups).filter((v) => v.relu).map((v) => v.pre);
   return {
     box: o.box,

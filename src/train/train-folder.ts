@@ -6,11 +6,12 @@ import { DEFAULT_AUGMENT } from '../data/batch.ts';
 import type { Graph } from '../graph/graph.ts';
 import { modelMeta, type HeadType, type ModelMeta } from '../model/metadata.ts';
 import { writeOnnxFile } from '../onnx/write.ts';
+import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
 import { trainModel, type TrainConfig, type TrainResult } from './trainer.ts';
 import { ARCHS, buildZooModel, type Arch } from './zoo.ts';
 
 /** Everything `luxcert train` needs. */
-export interface TrainFolderOptions extends Omit<TrainConfig, 'augment'> {
+export interface TrainFolderOptions extends Omit<TrainConfig, 'augment' | 'regularisers'> {
   data: string;
   arch: string;
   head: string;
@@ -18,6 +19,11 @@ export interface TrainFolderOptions extends Omit<TrainConfig, 'augment'> {
   grid?: number;
   cropPadding: number;
   augment: boolean;
+  /**
+   * The regularisers to train with, chosen on the built model: they watch its channels as pruning
+   * groups them, a later stage, so the caller (the CLI) supplies the choice.
+   */
+  regularisers?: (graph: Graph) => PerturbationRegularisers;
 }
 
 /** Defaults of `luxcert train`, sized so the tiny detector converges on 2 CPU cores in minutes. */
@@ -37,7 +43,9 @@ export async function trainFolder(o: TrainFolderOptions, loaded?: LoadedSet): Pr
   log.info({ data: o.data, objects: set.objects.length, keypoints: set.keypointNames }, 'data set loaded');
   const graph = buildZooModel({ arch: o.arch as Arch, head: o.head as HeadType, keypoints: set.keypointNames, skeleton: set.skeleton, inputSize: o.inputSize, ...(o.grid ? { grid: o.grid } : {}), cropPadding: o.cropPadding, seed: o.seed });
   const meta = modelMeta(graph, o.out);
-  const result = await trainModel(graph, meta, set, { ...o, augment: o.augment ? DEFAULT_AUGMENT : undefined });
+  const regularisers = activeRegularisers(o.regularisers?.(graph));
+  const { regularisers: _choose, ...config } = o;
+  const result = await trainModel(graph, meta, set, { ...config, augment: o.augment ? DEFAULT_AUGMENT : undefined, ...(regularisers ? { regularisers } : {}) });
   Object.assign(graph.metadata, {
     'luxcert.version': LUXCERT_VERSION,
     'luxcert.train.backend': result.backend,
@@ -45,6 +53,8 @@ export async function trainFolder(o: TrainFolderOptions, loaded?: LoadedSet): Pr
     'luxcert.train.best_epoch': String(result.bestEpoch),
     'luxcert.train.val_pck2': String(result.best.pck['2']),
     'luxcert.train.val_mean_error': String(result.best.meanError),
+    'luxcert.train.wasserstein': String(regularisers?.wasserstein?.lambda ?? 0),
+    'luxcert.train.relu_stability': String(regularisers?.reluStability?.mu ?? 0),
   });
   writeOnnxFile(o.out, graph);
   return { graph, meta, result, set };

@@ -128,6 +128,30 @@ describe('training', () => {
     assert.ok(r.result.epochs[1]!.loss < r.result.epochs[0]!.loss);
   });
 
+  it('trains from scratch under the Wasserstein and ReLU-stability regularisers when asked, and records their weights', () => {
+    type Summary = { epochs: { loss: number; wasserstein?: number; reluStability?: number }[] };
+    const run = (name: string, ...flags: string[]) => {
+      const out = join(root, `${name}.onnx`);
+      const r = luxcert('train', '--data', data, '--out', out, '--epochs', '2', '--batch-size', '16', '--json', ...flags);
+      assert.equal(r.code, 0, r.stderr);
+      return { summary: JSON.parse(r.stdout) as Summary, model: readOnnxFile(out) };
+    };
+    const plain = run('plain');
+    const both = run('regularised', '--wasserstein', '30', '--relu-stability', '10', '--brightness', '0.2', '--contrast', '0.2');
+    const onlyW = run('wasserstein', '--wasserstein', '30');
+    assert.ok(plain.summary.epochs.every((e) => e.wasserstein === undefined && e.reluStability === undefined));
+    assert.deepEqual([plain.model.metadata['luxcert.train.wasserstein'], plain.model.metadata['luxcert.train.relu_stability']], ['0', '0']);
+    assert.deepEqual([both.model.metadata['luxcert.train.wasserstein'], both.model.metadata['luxcert.train.relu_stability']], ['30', '10']);
+    for (const e of both.summary.epochs) assert.ok(e.wasserstein! > 0 && e.reluStability! > 0 && Number.isFinite(e.wasserstein! + e.reluStability!), JSON.stringify(e));
+    assert.ok(onlyW.summary.epochs.every((e) => e.wasserstein! > 0 && e.reluStability === undefined));
+    // Same seed, batches and initial weights: only the regularisers' gradients can set the weights apart.
+    const differs = (a: Graph, b: Graph) => [...a.initializers].some(([k, t]) => t.data.some((v, i) => v !== b.initializers.get(k)!.data[i]));
+    assert.ok(differs(plain.model, both.model) && differs(plain.model, onlyW.model));
+    const bad = luxcert('train', '--data', data, '--out', join(root, 'never-reg.onnx'), '--epochs', '1', '--wasserstein', '-1');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--wasserstein must be/);
+  });
+
   it('refuses an unknown training device, bad thread counts and a CUDA provider that is not installed, in one line', () => {
     const out = join(root, 'never.onnx');
     for (const [flags, message] of [

@@ -8,15 +8,15 @@ import { writeOnnxFile } from '../../onnx/write.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod, type PruneOptions } from '../../prune/prune-model.ts';
 import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
-import { boxFromFlags } from '../../model/perturbation.ts';
 import { compact } from '../format.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
 import { numberFlag } from '../options.ts';
+import { addRegulariserFlags, regulariserWeights, type RegulariserFlagValues } from '../regulariser-flags.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags extends MetaFlagValues, EngineFlagValues {
-  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; wasserstein: string; reluStability: string; brightness: string; contrast: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; json?: boolean;
+interface Flags extends MetaFlagValues, EngineFlagValues, RegulariserFlagValues {
+  model: string; data: string; method: string; sparsity: string; out: string; rounds: string; usnImages: string; usnPerturbations: string; usnTerms: string; boundGrid: string; scope: string; epochs: string; minWidth: string; seed: string; lr: string; batchSize: string; json?: boolean;
 }
 
 /** `luxcert prune`: structured, physical pruning with fine-tuning between rounds. */
@@ -29,10 +29,6 @@ export function registerPrune(program: Command): void {
     .requiredOption('--method <m>', PRUNE_METHODS.join(' | '))
     .requiredOption('--sparsity <s>', 'fraction of the prunable channels to remove, in [0, 1)')
     .requiredOption('--out <path>', 'pruned ONNX model (written once, when pruning is done)')
-    .option('--wasserstein <λ>', 'weight of the Wasserstein regulariser during fine-tuning (0: off)', String(D.wasserstein))
-    .option('--relu-stability <μ>', 'weight of the ReLU-stability regulariser during fine-tuning (0: off)', String(D.reluStability))
-    .option('--brightness <b>', 'USN, NRS and the regularisers: β ∈ [−b, b] of the box', '0.1')
-    .option('--contrast <c>', 'USN, NRS and the regularisers: α ∈ [1−c, 1+c]', '0.1')
     .option('--usn-terms <list>', `USN: its terms, comma-separated (${USN_COMPONENTS.join(', ')})`, USN_DEFAULT_COMPONENTS.join(','))
     .option('--min-width <n>', 'channels every group keeps at least', String(D.minWidth))
     .option('--scope <s>', `${PRUNE_SCOPES.join(' | ')}: every group loses the same share, or one ranking of all channels decides`, D.scope)
@@ -40,7 +36,7 @@ export function registerPrune(program: Command): void {
     .option('--batch-size <n>', 'fine-tuning batch size', String(D.batchSize))
     .option('--seed <n>', 'random seed', '1')
     .option('--json', 'machine-readable output');
-  addEngineFlags(addMetaFlags(addScheduleFlags(cmd))).action(
+  addEngineFlags(addMetaFlags(addScheduleFlags(addRegulariserFlags(cmd, 'during fine-tuning', 'USN, NRS and the regularisers', D)))).action(
     action(async (f: Flags) => {
       if (!(PRUNE_METHODS as readonly string[]).includes(f.method)) throw new LuxcertError(`unknown --method '${f.method}' (${PRUNE_METHODS.join(', ')})`);
       checkOutputFile(f.out, '--out', [f.model]);
@@ -51,7 +47,7 @@ export function registerPrune(program: Command): void {
       const sparsity = numberFlag('--sparsity', f.sparsity, { min: 0 });
       const options: PruneOptions = {
         method: f.method as PruneMethod,
-        box: boxFromFlags(numberFlag('--brightness', f.brightness, { min: 0 }), numberFlag('--contrast', f.contrast, { min: 0 })),
+        ...regulariserWeights(f),
         usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
         usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
         usnComponents: usnComponents(f.usnTerms),
@@ -59,8 +55,6 @@ export function registerPrune(program: Command): void {
         sparsity,
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),
-        wasserstein: numberFlag('--wasserstein', f.wasserstein, { min: 0 }),
-        reluStability: numberFlag('--relu-stability', f.reluStability, { min: 0 }),
         minWidth: numberFlag('--min-width', f.minWidth, { integer: true, positive: true }),
         scope: pruneScope(f.scope),
         seed: numberFlag('--seed', f.seed, { integer: true }),

@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
 import { checkOutputFile } from '../../core/output-path.ts';
+import type { Graph } from '../../graph/graph.ts';
+import { channelRegularisers } from '../../prune/prune-model.ts';
 import { PCK_THRESHOLDS } from '../../train/metrics.ts';
+import type { EpochReport } from '../../train/trainer.ts';
 import { DEFAULT_LR, TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { ARCHS, type Arch } from '../../train/zoo.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
+import { addRegulariserFlags, regulariserWeights, type RegulariserFlagValues, type RegulariserWeights } from '../regulariser-flags.ts';
 import { action, emit } from '../run-command.ts';
 
-interface Flags extends EngineFlagValues {
+interface Flags extends EngineFlagValues, RegulariserFlagValues {
   data: string; out: string; arch: string; head: string; epochs: string; batchSize: string; lr?: string; inputSize: string; grid?: string;
   cropPadding: string; valFraction: string; patience: string; seed: string; resume?: boolean; stopAfter?: string; augment: boolean; json?: boolean;
 }
@@ -35,9 +39,10 @@ export function registerTrain(program: Command): void {
     .option('--stop-after <epoch>', 'stop after this epoch as an interruption would (train in slices with --resume)')
     .option('--no-augment', 'no brightness/contrast/shift/scale augmentation')
     .option('--json', 'machine-readable output');
-  addEngineFlags(cmd).action(
+  addEngineFlags(addRegulariserFlags(cmd, 'throughout training', 'the regularisers', { wasserstein: 0, reluStability: 0 })).action(
       action(async (f: Flags) => {
         checkOutputFile(f.out, '--out');
+        const weights = regulariserWeights(f);
         const r = await trainFolder({
           data: f.data, out: f.out, arch: f.arch, head: f.head, augment: f.augment,
           epochs: numberFlag('--epochs', f.epochs, { integer: true, positive: true }),
@@ -50,17 +55,28 @@ export function registerTrain(program: Command): void {
           patience: numberFlag('--patience', f.patience, { integer: true, positive: true }),
           seed: numberFlag('--seed', f.seed, { integer: true }),
           engine: engineFromFlags(f),
+          regularisers: (graph: Graph) => channelRegularisers(graph, weights),
           resume: Boolean(f.resume),
           ...(f.stopAfter !== undefined ? { stopAfter: numberFlag('--stop-after', f.stopAfter, { integer: true, positive: true }) } : {}),
         });
         const best = r.result.best;
-        emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec })) }, () =>
+        emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec, ...(e.wasserstein !== undefined ? { wasserstein: e.wasserstein } : {}), ...(e.reluStability !== undefined ? { reluStability: e.reluStability } : {}) })) }, () =>
           [
             `wrote ${f.out} (${f.arch}, ${f.head} head, backend ${r.result.backend})`,
             // Epochs are numbered from the run's start, so a resumed run counts those before it too.
             `best epoch ${r.result.bestEpoch} of ${r.result.epochs.at(-1)?.epoch ?? r.result.bestEpoch}${r.result.stoppedEarly ? ' (early stop)' : ''}: validation ${PCK_THRESHOLDS.map((t) => `PCK@${t}px ${best.pck[t]!.toFixed(3)}`).join(', ')}, mean error ${best.meanError.toFixed(2)} px`,
+            ...regularisedLine(r.result.epochs.at(-1), weights),
           ].join('\n'),
         );
       }),
     );
+}
+
+/** The regularisers' terms in the last epoch (before their weights), when any was on. */
+function regularisedLine(last: EpochReport | undefined, w: RegulariserWeights): string[] {
+  const terms = [
+    ...(last?.wasserstein !== undefined ? [`Wasserstein W ${last.wasserstein.toPrecision(3)} (λ ${w.wasserstein})`] : []),
+    ...(last?.reluStability !== undefined ? [`ReLU stability ${last.reluStability.toPrecision(3)} (μ ${w.reluStability})`] : []),
+  ];
+  return terms.length ? [`regularisers under brightness ±${w.box.betaHi}, contrast ±${+(w.box.alphaHi - 1).toFixed(6)}, last epoch: ${terms.join(', ')}`] : [];
 }

@@ -15,7 +15,7 @@ import { sampleWindow, windowFromBbox } from '../src/data/crop.ts';
 import { exportBundle, loadBundle } from '../src/export/bundle.ts';
 import { modelMeta } from '../src/model/metadata.ts';
 import { openSession, runSession } from '../src/onnx/ort.ts';
-import { SearchMemory, searchCertifiedBox } from '../src/runtime/certified-box.ts';
+import { CallCost, SearchMemory, searchCertifiedBox } from '../src/runtime/certified-box.ts';
 import { BoundComputer } from '../src/bounds/bounds.ts';
 import { decodeKeypoints } from '../src/model/heads.ts';
 import { decodeOnnx, rawToGraph, readOnnxFile } from '../src/onnx/read.ts';
@@ -75,11 +75,12 @@ async function stream(bc: BoundComputer, xs: Float32Array[], budget: number, gri
   let beta = 0;
   let boxes = 0;
   const mem = new SearchMemory();
+  const cost = new CallCost();
   const t0 = performance.now();
   for (const x of xs) {
     const t = performance.now();
     const kp = await infer(x);
-    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, grid, memory ? mem.start(kp, 2) : []);
+    const r = await searchCertifiedBox(bc, x, dims, { meta, reference: kp, tolerance: 2 }, bundle.manifest.maxBox, budget, grid, memory ? mem.start(kp, 2) : [], cost);
     mem.record(kp, r.failures);
     lat.push(performance.now() - t);
     extent += extentOf(r) / xs.length;

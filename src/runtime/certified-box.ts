@@ -52,6 +52,44 @@ export class SearchMemory {
   }
 }
 
+/** How many recent certifier calls `CallCost` takes the median of. */
+const CALL_COST_WINDOW = 8;
+
+/** What `CallCost`'s estimate keeps per search that could afford no call. */
+const CALL_COST_DECAY = 0.99;
+
+/**
+ * What one certifier call costs here, from the recent calls: a search starts a call only when the
+ * budget left holds one, as a call once started runs to its end. The median of the last few, so one
+ * slow call does not starve the next frames; and it loosens by CALL_COST_DECAY with each search that
+ * could afford no call at all, so a cost measured in a slow spell is measured again (a call that
+ * costs 3 × the budget then starts once in ~110 frames, at 9 × once in ~220).
+ */
+export class CallCost {
+  private readonly recent: number[] = [];
+  private scale = 1;
+
+  /** The next call's expected duration in ms; 0 before any call was measured. */
+  get ms(): number {
+    if (this.recent.length === 0) return 0;
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return this.scale * (sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
+  }
+
+  /** Records a call's duration. */
+  record(ms: number): void {
+    this.recent.push(ms);
+    if (this.recent.length > CALL_COST_WINDOW) this.recent.shift();
+    this.scale = 1;
+  }
+
+  /** A search ended without affording a call. */
+  starved(): void {
+    this.scale *= CALL_COST_DECAY;
+  }
+}
+
 /** At most this many failures, the newest, are carried to the next frame: what a frame spends on them stays small. */
 const MAX_FAILURES = 256;
 
@@ -154,9 +192,10 @@ function bestBoxAvoiding(bad: readonly Box[], max: Box): Box {
  * `previous` (the failures the stream's previous frame ended with) tells where to start:
  * consecutive frames of a stream fail on much the same sub-boxes, so a splittable sub-box that holds
  * one that failed in the last FAILURE_MEMORY frames is split without being bounded. That only
- * decides where the search splits, never what counts as proven.
+ * decides where the search splits, never what counts as proven. A call starts only while the
+ * budget left holds one at `cost` (the stream's, shared across its frames).
  */
-export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1, previous: readonly FailedBox[] = []): Promise<BoxSearchResult> {
+export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1, previous: readonly FailedBox[] = [], cost = new CallCost()): Promise<BoxSearchResult> {
   const t0 = performance.now();
   checkProperty(prop);
   if (!image.every(Number.isFinite)) throw new LuxcertError('the frame contains NaN or Inf: nothing can be certified about it');
@@ -179,7 +218,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
   let boxesBounded = 0;
   const area = (b: Box) => (b.alphaHi - b.alphaLo) * (b.betaHi - b.betaLo);
   const dist = (b: Box) => Math.max(0, b.alphaLo - 1, 1 - b.alphaHi) / (max.alphaHi - max.alphaLo || 1) + Math.max(0, b.betaLo, -b.betaHi) / (max.betaHi - max.betaLo || 1);
-  while (performance.now() - t0 < budgetMs) {
+  while (performance.now() - t0 + cost.ms < budgetMs) {
     // Only what overlaps the candidate needs proof now; the rest waits in case the candidate moves.
     unproven = unproven.flatMap((b) => cutAt(b, candidate, max));
     let active = unproven.filter((b) => overlaps(b, candidate, max));
@@ -196,7 +235,9 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
     const take = active.slice(0, per);
     const taken = new Set(take);
     unproven = unproven.filter((b) => !taken.has(b));
+    const c0 = performance.now();
     const bs = await bounds.bounds(image, dims, take);
+    cost.record(performance.now() - c0);
     rounds++;
     boxesBounded += take.length;
     let lost = false;
@@ -213,6 +254,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
     if (lost) candidate = bestBoxAvoiding(hopeless, max);
     if (candidate === IDENTITY) break;
   }
+  if (rounds === 0) cost.starved();
   // Whatever is still unproven is cut off as cheaply as possible.
   const box = bestBoxAvoiding([...hopeless, ...unproven], max);
   const extent = extentOf(box, max);

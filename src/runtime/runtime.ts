@@ -7,7 +7,7 @@ import type { RgbImage } from '../data/image.ts';
 import type { Bundle } from '../export/bundle.ts';
 import { decodeKeypoints } from '../model/heads.ts';
 import { runSession } from '../onnx/ort.ts';
-import { SearchMemory, searchCertifiedBox } from './certified-box.ts';
+import { CallCost, SearchMemory, searchCertifiedBox } from './certified-box.ts';
 import { preprocessFrame } from './frames.ts';
 import { openModelSession, type GpuOptions, type ProviderName } from './providers.ts';
 
@@ -37,6 +37,8 @@ export interface FrameResult {
 export class Runtime {
   /** What each track (a stream, or one region of it) carries to its next frame's search. */
   private readonly memories = new Map<string, SearchMemory>();
+  /** What a certifier call costs, measured over every track's searches: they share the certifier. */
+  private readonly callCost = new CallCost();
 
   private constructor(readonly bundle: Bundle, readonly provider: ProviderName, private readonly model: InferenceSession, private readonly bounds: BoundComputer, private budgetMs: number) {}
 
@@ -63,7 +65,7 @@ export class Runtime {
     const t2 = performance.now();
     let memory = this.memories.get(track);
     if (!memory) this.memories.set(track, (memory = new SearchMemory()));
-    const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid, memory.start(kp, tolerance));
+    const search = await searchCertifiedBox(this.bounds, x, dims, { meta, reference: kp, tolerance }, maxBox, this.budgetMs, this.bundle.manifest.search.grid, memory.start(kp, tolerance), this.callCost);
     memory.record(kp, search.failures);
     const t3 = performance.now();
     return {

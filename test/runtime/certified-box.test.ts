@@ -4,7 +4,7 @@ import type { BoundComputer, BoxBounds } from '../../src/bounds/bounds.ts';
 import { Rng } from '../../src/core/random.ts';
 import type { ModelMeta } from '../../src/model/metadata.ts';
 import type { Box } from '../../src/model/perturbation.ts';
-import { FAILURE_MEMORY, SearchMemory, searchCertifiedBox, type BoxSearchResult, type FailedBox } from '../../src/runtime/certified-box.ts';
+import { CallCost, FAILURE_MEMORY, SearchMemory, searchCertifiedBox, type BoxSearchResult, type FailedBox } from '../../src/runtime/certified-box.ts';
 
 const meta: ModelMeta = { head: 'regression', keypoints: ['a'], skeleton: [], inputSize: [8, 8], channels: 3, pixelScale: 1 / 255, cropPadding: 1 };
 const MAX: Box = { alphaLo: 0.9, alphaHi: 1.1, betaLo: -0.1, betaHi: 0.1 };
@@ -78,6 +78,41 @@ describe('the anytime certified-box search', () => {
     }
     assert.ok(extents[2]! >= Math.max(extents[0]!, extents[1]!), `extents ${extents}`);
     assert.ok(extents[2]! >= 0.85, `with time, the search reaches the provable region: ${extents[2]}`);
+  });
+
+  it('starts a certifier call only while the budget left holds one at the measured cost', async () => {
+    // A region that is never fully proven, so only the budget ends the search; 30 ms a call.
+    const cert = regionCertifier(NOTCH, 30);
+    const cost = new CallCost();
+    const first = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 50, 1, [], cost);
+    // The first call is not predicted; after it, 30 + 30 ms would overrun 50.
+    assert.equal(first.rounds, 1);
+    assert.ok(cost.ms >= 30, `measured ${cost.ms} ms a call`);
+    const fits = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 50, 1, [], cost);
+    assert.equal(fits.rounds, 1, 'one call fits in 50 ms');
+    const starved = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 20, 1, [], cost);
+    assert.equal(starved.rounds, 0, 'no 30 ms call in a 20 ms budget');
+    assert.deepEqual(starved.box, { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 }, 'nothing proven: the identity point');
+    assert.ok(starved.ms < 20, `the search returned within its budget: ${starved.ms} ms`);
+    // Each search that affords no call loosens the estimate by 1 %: a later frame measures again,
+    // the first whose loosened estimate fits the budget (the time before the check: well under 1 ms).
+    const m = cost.ms;
+    let n = 1;
+    while ((await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 20, 1, [], cost)).rounds === 0 && n < 500) n++;
+    assert.ok(m * 0.99 ** (n - 1) < 20 && m * 0.99 ** (n - 2) >= 19, `a call was tried again at the ${n}th search from an estimate of ${m} ms`);
+  });
+
+  it('estimates a call by the median of the recent ones: one slow call does not starve the next frames', () => {
+    const cost = new CallCost();
+    assert.equal(cost.ms, 0, 'nothing measured yet');
+    for (const ms of [2, 2, 2, 2, 2, 2, 2, 90]) cost.record(ms);
+    assert.equal(cost.ms, 2);
+    for (const ms of [40, 40, 40, 40, 40]) cost.record(ms);
+    assert.equal(cost.ms, 40, 'a lasting change moves it');
+    cost.starved();
+    assert.equal(cost.ms, 40 * 0.99);
+    cost.record(40);
+    assert.equal(cost.ms, 40, 'a measured call resets the loosening');
   });
 
   it("starts from the previous frame's failures: the next frame proves the same box with far fewer sub-boxes", async () => {

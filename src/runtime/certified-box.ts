@@ -193,7 +193,7 @@ function bestBoxAvoiding(bad: readonly Box[], max: Box): Box {
  * consecutive frames of a stream fail on much the same sub-boxes, so a splittable sub-box that holds
  * one that failed in the last FAILURE_MEMORY frames is split without being bounded. That only
  * decides where the search splits, never what counts as proven. A call starts only while the
- * budget left holds one at `cost` (the stream's, shared across its frames).
+ * budget left holds one at `cost` (the caller's estimate, carried from frame to frame).
  */
 export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1, previous: readonly FailedBox[] = [], cost = new CallCost()): Promise<BoxSearchResult> {
   const t0 = performance.now();

@@ -81,7 +81,7 @@ describe('the anytime certified-box search', () => {
   });
 
   it('starts a certifier call only while the budget left holds one at the measured cost', async () => {
-    // A region that is never fully proven, so only the budget ends the search; 30 ms a call.
+    // A region one call cannot prove (a notch in one corner), so only the budget ends these searches; 30 ms a call.
     const cert = regionCertifier(NOTCH, 30);
     const cost = new CallCost();
     const first = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 50, 1, [], cost);

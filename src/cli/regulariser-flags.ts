@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { boxFromFlags, type Box } from '../model/perturbation.ts';
+import { boxFromFlags } from '../model/perturbation.ts';
+import type { RegulariserWeights } from '../prune/prune-model.ts';
 import { numberFlag } from './options.ts';
 
 /** Values of the regulariser flags. */
@@ -8,13 +9,6 @@ export interface RegulariserFlagValues {
   reluStability: string;
   brightness: string;
   contrast: string;
-}
-
-/** The regularisers' weights and the box they perturb within, as the flags give them. */
-export interface RegulariserWeights {
-  box: Box;
-  wasserstein: number;
-  reluStability: number;
 }
 
 /**

@@ -152,11 +152,14 @@ async function pruneRounds(graph: Graph, meta: ModelMeta, set: LoadedSet, o: Pru
   return report;
 }
 
+/** The regularisers' weights and the box they perturb within. */
+export type RegulariserWeights = Pick<PruneOptions, 'box' | 'wasserstein' | 'reluStability'>;
+
 /**
  * The regularisers of the options on the prunable channel groups' channels: what `prune` fine-tunes
  * with, `train` trains with when asked, and `bench:train --regularisers` measures.
  */
-export function channelRegularisers(graph: Graph, o: Pick<PruneOptions, 'box' | 'wasserstein' | 'reluStability'>): PerturbationRegularisers {
+export function channelRegularisers(graph: Graph, o: RegulariserWeights): PerturbationRegularisers {
   const groups = channelGroups(graph).filter((g) => !g.blocked);
   const relus = channelValues(graph, groups).filter((v) => v.relu).map((v) => v.pre);
   return {

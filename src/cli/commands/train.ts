@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { checkOutputFile } from '../../core/output-path.ts';
-import type { Graph } from '../../graph/graph.ts';
-import { channelRegularisers } from '../../prune/prune-model.ts';
+import { channelRegularisers, type RegulariserWeights } from '../../prune/prune-model.ts';
 import { PCK_THRESHOLDS } from '../../train/metrics.ts';
 import type { EpochReport } from '../../train/trainer.ts';
 import { DEFAULT_LR, TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { ARCHS, type Arch } from '../../train/zoo.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
-import { addRegulariserFlags, regulariserWeights, type RegulariserFlagValues, type RegulariserWeights } from '../regulariser-flags.ts';
+import { addRegulariserFlags, regulariserWeights, type RegulariserFlagValues } from '../regulariser-flags.ts';
 import { action, emit } from '../run-command.ts';
 
 interface Flags extends EngineFlagValues, RegulariserFlagValues {
@@ -55,7 +54,7 @@ export function registerTrain(program: Command): void {
           patience: numberFlag('--patience', f.patience, { integer: true, positive: true }),
           seed: numberFlag('--seed', f.seed, { integer: true }),
           engine: engineFromFlags(f),
-          regularisers: (graph: Graph) => channelRegularisers(graph, weights),
+          regularisers: (graph) => channelRegularisers(graph, weights),
           resume: Boolean(f.resume),
           ...(f.stopAfter !== undefined ? { stopAfter: numberFlag('--stop-after', f.stopAfter, { integer: true, positive: true }) } : {}),
         });

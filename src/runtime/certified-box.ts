@@ -59,11 +59,11 @@ const CALL_COST_WINDOW = 8;
 const CALL_COST_DECAY = 0.99;
 
 /**
- * What one certifier call costs here, from the recent calls: a search starts a call only when the
- * budget left holds one, as a call once started runs to its end. The median of the last few, so one
- * slow call does not starve the next frames; and it loosens by CALL_COST_DECAY with each search that
- * could afford no call at all, so a cost measured in a slow spell is measured again (a call that
- * costs 3 × the budget then starts once in ~110 frames, at 9 × once in ~220).
+ * What one certifier call costs here, from the recent calls: a call once started runs to its end, so
+ * a search starts one only when more than half of it fits in the budget left (`searchCertifiedBox`).
+ * The median of the last few, so one slow call does not starve the next frames; and it loosens by
+ * CALL_COST_DECAY with each search that could afford no call at all, so a cost measured in a slow
+ * spell is measured again (a call that costs 6 × the budget then starts once in ~110 frames).
  */
 export class CallCost {
   private readonly recent: number[] = [];
@@ -192,8 +192,10 @@ function bestBoxAvoiding(bad: readonly Box[], max: Box): Box {
  * `previous` (the failures the stream's previous frame ended with) tells where to start:
  * consecutive frames of a stream fail on much the same sub-boxes, so a splittable sub-box that holds
  * one that failed in the last FAILURE_MEMORY frames is split without being bounded. That only
- * decides where the search splits, never what counts as proven. A call starts only while the
- * budget left holds one at `cost` (the caller's estimate, carried from frame to frame).
+ * decides where the search splits, never what counts as proven. A call starts only while more than
+ * half of it fits in the budget left, at `cost` (the caller's estimate, carried from frame to frame):
+ * the search ends as near the budget as whole calls allow, at most about half a call past it, and a
+ * model whose call costs more than twice the budget publishes the identity point in time.
  */
 export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Array, dims: number[], prop: KeypointProperty, max: Box, budgetMs: number, grid = 1, previous: readonly FailedBox[] = [], cost = new CallCost()): Promise<BoxSearchResult> {
   const t0 = performance.now();
@@ -218,7 +220,7 @@ export async function searchCertifiedBox(bounds: BoundComputer, image: Float32Ar
   let boxesBounded = 0;
   const area = (b: Box) => (b.alphaHi - b.alphaLo) * (b.betaHi - b.betaLo);
   const dist = (b: Box) => Math.max(0, b.alphaLo - 1, 1 - b.alphaHi) / (max.alphaHi - max.alphaLo || 1) + Math.max(0, b.betaLo, -b.betaHi) / (max.betaHi - max.betaLo || 1);
-  while (performance.now() - t0 + cost.ms < budgetMs) {
+  while (performance.now() - t0 + cost.ms / 2 < budgetMs) {
     // Only what overlaps the candidate needs proof now; the rest waits in case the candidate moves.
     unproven = unproven.flatMap((b) => cutAt(b, candidate, max));
     let active = unproven.filter((b) => overlaps(b, candidate, max));

@@ -80,26 +80,26 @@ describe('the anytime certified-box search', () => {
     assert.ok(extents[2]! >= 0.85, `with time, the search reaches the provable region: ${extents[2]}`);
   });
 
-  it('starts a certifier call only while the budget left holds one at the measured cost', async () => {
+  it('starts a certifier call only while more than half of it fits in the budget left, at the measured cost', async () => {
     // A region one call cannot prove (a notch in one corner), so only the budget ends these searches; 30 ms a call.
     const cert = regionCertifier(NOTCH, 30);
     const cost = new CallCost();
-    const first = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 50, 1, [], cost);
-    // The first call is not predicted; after it, 30 + 30 ms would overrun 50.
+    const first = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 40, 1, [], cost);
+    // The first call is not predicted; after it, half of another (15 ms) no longer fits in the 10 ms left.
     assert.equal(first.rounds, 1);
     assert.ok(cost.ms >= 30, `measured ${cost.ms} ms a call`);
-    const fits = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 50, 1, [], cost);
-    assert.equal(fits.rounds, 1, 'one call fits in 50 ms');
-    const starved = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 20, 1, [], cost);
-    assert.equal(starved.rounds, 0, 'no 30 ms call in a 20 ms budget');
+    const fits = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 40, 1, [], cost);
+    assert.equal(fits.rounds, 1, 'one call in 40 ms');
+    const starved = await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 12, 1, [], cost);
+    assert.equal(starved.rounds, 0, 'no 30 ms call in a 12 ms budget: it would end 18 ms past it');
     assert.deepEqual(starved.box, { alphaLo: 1, alphaHi: 1, betaLo: 0, betaHi: 0 }, 'nothing proven: the identity point');
-    assert.ok(starved.ms < 20, `the search returned within its budget: ${starved.ms} ms`);
+    assert.ok(starved.ms < 12, `the search returned within its budget: ${starved.ms} ms`);
     // Each search that affords no call loosens the estimate by 1 %: a later frame measures again,
-    // the first whose loosened estimate fits the budget (the time before the check: well under 1 ms).
+    // the first whose loosened estimate's half fits the budget (the time before the check: well under 1 ms).
     const m = cost.ms;
     let n = 1;
-    while ((await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 20, 1, [], cost)).rounds === 0 && n < 500) n++;
-    assert.ok(m * 0.99 ** (n - 1) < 20 && m * 0.99 ** (n - 2) >= 19, `a call was tried again at the ${n}th search from an estimate of ${m} ms`);
+    while ((await searchCertifiedBox(cert, image, [3, 8, 8], prop, MAX, 12, 1, [], cost)).rounds === 0 && n < 500) n++;
+    assert.ok((m / 2) * 0.99 ** (n - 1) < 12 && (m / 2) * 0.99 ** (n - 2) >= 11, `a call was tried again at the ${n}th search from an estimate of ${m} ms`);
   });
 
   it('estimates a call by the median of the recent ones: one slow call does not starve the next frames', () => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFileAtomicAsync } from '../core/atomic-write.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import { LuxcertError } from '../core/errors.ts';
 import { log } from '../core/logger.ts';
 import { Progress } from '../core/progress.ts';
@@ -91,6 +92,29 @@ function checkpointGraph(graph: Graph, adam: AdamState, state: Record<string, st
   };
 }
 
+/**
+ * The settings that make a run what it is, as the checkpoint records them (`setting.*`): resuming
+ * under others would not continue the same run (another split, batch order, loss or step size).
+ * `--epochs` and `--patience` may change, to train on longer than first planned.
+ */
+function runSettings(cfg: TrainConfig, reg: PerturbationRegularisers | undefined): Record<string, string> {
+  return {
+    lr: String(cfg.lr), batch_size: String(cfg.batchSize), seed: String(cfg.seed), val_fraction: String(cfg.valFraction),
+    augment: cfg.augment ? canonicalJson(cfg.augment) : 'none', regularisers: reg ? canonicalJson(reg) : 'none',
+  };
+}
+
+/** Refuses to resume a checkpoint recorded under other settings, naming the file and the setting; warns when it has none (older). */
+function checkSettings(ckpt: string, saved: Graph, settings: Record<string, string>): void {
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    const was = saved.metadata[`${STATE}setting.${key}`];
+    if (was === undefined) unknown.push(key);
+    else if (was !== value) throw new LuxcertError(`${ckpt}: the checkpoint's run has ${key} ${was.length > 80 ? `${was.slice(0, 80)}…` : was}, this one ${value.length > 80 ? `${value.slice(0, 80)}…` : value}: resume with the same settings, or train afresh`);
+  }
+  if (unknown.length) log.warn({ checkpoint: ckpt, settings: unknown }, 'the checkpoint does not record these settings (written before luxcert kept them): they are not checked');
+}
+
 /** A number from the checkpoint's metadata, checked; refused in one line naming the file and field. */
 function savedNumber(ckpt: string, saved: Graph, key: string, ok: (v: number) => boolean): number {
   const raw = saved.metadata[STATE + key];
@@ -162,6 +186,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   let best: KeypointMetrics | undefined;
   let bestWeights = snapshot(graph);
   let resumedAdam: AdamState | undefined;
+  const reg = activeRegularisers(cfg.regularisers);
+  const settings = runSettings(cfg, reg);
   if (cfg.resume) {
     if (!existsSync(ckpt)) throw new LuxcertError(`${ckpt}: no checkpoint to resume from`);
     const raw = decodeOnnx(readModelBytes(ckpt), ckpt);
@@ -174,13 +200,13 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
     startEpoch = savedNumber(ckpt, saved, 'epoch', (v) => Number.isInteger(v) && v >= 1) + 1;
     bestEpoch = savedNumber(ckpt, saved, 'best_epoch', (v) => Number.isInteger(v) && v >= 0 && v < startEpoch);
     bestError = savedNumber(ckpt, saved, 'best_error', (v) => v >= 0);
+    checkSettings(ckpt, saved, settings);
     resumedAdam = savedAdam(ckpt, raw, saved, weightRoles(graph).params);
     if (!resumedAdam) log.warn({ checkpoint: ckpt }, "the checkpoint holds no Adam state (written before luxcert kept it): Adam restarts from zero moments");
     if (existsSync(cfg.out)) bestWeights = snapshot(readOnnxFile(cfg.out, { simplify: false }));
     log.info({ checkpoint: ckpt, epoch: startEpoch - 1, bestEpoch }, 'resuming');
   }
 
-  const reg = activeRegularisers(cfg.regularisers);
   const runner = new StepRunner(graph, meta, { engine, ...(reg ? { regularisers: reg } : {}) });
   if (resumedAdam) runner.resume(resumedAdam);
   const epochs: EpochReport[] = [];
@@ -243,7 +269,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         files.push([cfg.out, encodeOnnx(graph)]);
       }
       const adam = runner.optimizerState();
-      files.push([ckpt, encodeOnnx(checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step) }))]);
+      files.push([ckpt, encodeOnnx(checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step), ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`setting.${k}`, v])) }))]);
       // Settled once both writes are, the first failure (if any) thrown.
       writing = Promise.allSettled(files.map(([path, bytes]) => writeFileAtomicAsync(path, bytes))).then((rs) => {
         for (const r of rs) if (r.status === 'rejected') throw r.reason;

@@ -7,6 +7,8 @@ import { makeBatch } from '../../src/data/batch.ts';
 import { loadDataset, splitIndices, type LoadedSet } from '../../src/data/dataset.ts';
 import { synthesize } from '../../src/data/synth.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
+import { boxFromFlags } from '../../src/model/perturbation.ts';
+import { channelRegularisers } from '../../src/prune/prune-model.ts';
 import type { Graph } from '../../src/graph/graph.ts';
 import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../../src/onnx/read.ts';
 import { writeOnnxFile } from '../../src/onnx/write.ts';
@@ -118,6 +120,23 @@ describe('training', () => {
       writeOnnxFile(checkpointPath(out), g);
       await assert.rejects(trainFolder({ ...base, out, epochs: 2, patience: 5, resume: true }, set), (e: Error) => message.test(e.message) && e.message.includes(checkpointPath(out)));
     }
+  });
+
+  it('refuses to resume under other settings than the checkpoint recorded, naming the setting; more epochs are allowed', async () => {
+    const out = join(root, 'settings.onnx');
+    await trainFolder({ ...base, out, epochs: 2, patience: 5, stopAfter: 1 }, set);
+    const cases: [Partial<Parameters<typeof trainFolder>[0]>, RegExp][] = [
+      [{ lr: 1e-3 }, /the checkpoint's run has lr 0\.003, this one 0\.001/],
+      [{ batchSize: 8 }, /has batch_size 16, this one 8/],
+      [{ seed: 2 }, /has seed 1, this one 2/],
+      [{ augment: false }, /has augment \{.*, this one none/],
+      [{ regularisers: (g) => channelRegularisers(g, { box: boxFromFlags(0.1, 0.1), wasserstein: 30, reluStability: 0 }) }, /has regularisers none, this one \{/],
+    ];
+    for (const [change, message] of cases) {
+      await assert.rejects(trainFolder({ ...base, out, epochs: 2, patience: 5, resume: true, ...change }, set), (e: Error) => message.test(e.message) && e.message.startsWith(checkpointPath(out)), String(message));
+    }
+    const longer = await trainFolder({ ...base, out, epochs: 3, patience: 5, resume: true }, set);
+    assert.deepEqual(longer.result.epochs.map((e) => e.epoch), [2, 3]);
   });
 
   it('trains a heatmap head (cross-entropy over cells)', async () => {

@@ -104,13 +104,16 @@ function runSettings(cfg: TrainConfig, reg: PerturbationRegularisers | undefined
   };
 }
 
+/** A setting's value for a one-line message: at most 80 characters, no control characters (a checkpoint's are untrusted). */
+const shown = (v: string): string => (v.length > 80 ? `${v.slice(0, 80)}…` : v).replace(/[\u0000-\u001f\u007f]/g, '?');
+
 /** Refuses to resume a checkpoint recorded under other settings, naming the file and the setting; warns when it has none (older). */
 function checkSettings(ckpt: string, saved: Graph, settings: Record<string, string>): void {
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(settings)) {
     const was = saved.metadata[`${STATE}setting.${key}`];
     if (was === undefined) unknown.push(key);
-    else if (was !== value) throw new LuxcertError(`${ckpt}: the checkpoint's run has ${key} ${was.length > 80 ? `${was.slice(0, 80)}…` : was}, this one ${value.length > 80 ? `${value.slice(0, 80)}…` : value}: resume with the same settings, or train afresh`);
+    else if (was !== value) throw new LuxcertError(`${ckpt}: the checkpoint's run has ${key} ${shown(was)}, this one ${shown(value)}: resume with the same settings, or train afresh`);
   }
   if (unknown.length) log.warn({ checkpoint: ckpt, settings: unknown }, 'the checkpoint does not record these settings (written before luxcert kept them): they are not checked');
 }
@@ -188,6 +191,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   let resumedAdam: AdamState | undefined;
   const reg = activeRegularisers(cfg.regularisers);
   const settings = runSettings(cfg, reg);
+  const settingState = Object.fromEntries(Object.entries(settings).map(([k, v]) => [`setting.${k}`, v]));
   if (cfg.resume) {
     if (!existsSync(ckpt)) throw new LuxcertError(`${ckpt}: no checkpoint to resume from`);
     const raw = decodeOnnx(readModelBytes(ckpt), ckpt);
@@ -269,7 +273,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
         files.push([cfg.out, encodeOnnx(graph)]);
       }
       const adam = runner.optimizerState();
-      files.push([ckpt, encodeOnnx(checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step), ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`setting.${k}`, v])) }))]);
+      files.push([ckpt, encodeOnnx(checkpointGraph(graph, adam, { epoch: String(epoch), best_epoch: String(bestEpoch), best_error: String(bestError), adam_step: String(adam.step), ...settingState }))]);
       // Settled once both writes are, the first failure (if any) thrown.
       writing = Promise.allSettled(files.map(([path, bytes]) => writeFileAtomicAsync(path, bytes))).then((rs) => {
         for (const r of rs) if (r.status === 'rejected') throw r.reason;

@@ -135,6 +135,13 @@ describe('training', () => {
     for (const [change, message] of cases) {
       await assert.rejects(trainFolder({ ...base, out, epochs: 2, patience: 5, resume: true, ...change }, set), (e: Error) => message.test(e.message) && e.message.startsWith(checkpointPath(out)), String(message));
     }
+    // A checkpoint's value is untrusted: shown on the one line, control characters replaced.
+    const pristine = readFileSync(checkpointPath(out));
+    const g = fullCheckpoint(out);
+    g.metadata['luxcert.train.setting.lr'] = '0.003\nluxcert: all is well';
+    writeOnnxFile(checkpointPath(out), g);
+    await assert.rejects(trainFolder({ ...base, out, epochs: 2, patience: 5, resume: true }, set), (e: Error) => !e.message.includes('\n') && e.message.includes("has lr 0.003?luxcert: all is well, this one 0.003"));
+    writeFileSync(checkpointPath(out), pristine);
     const longer = await trainFolder({ ...base, out, epochs: 3, patience: 5, resume: true }, set);
     assert.deepEqual(longer.result.epochs.map((e) => e.epoch), [2, 3]);
   });

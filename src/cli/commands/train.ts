@@ -59,7 +59,8 @@ export function registerTrain(program: Command): void {
           ...(f.stopAfter !== undefined ? { stopAfter: numberFlag('--stop-after', f.stopAfter, { integer: true, positive: true }) } : {}),
         });
         const best = r.result.best;
-        emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec, ...(e.wasserstein !== undefined ? { wasserstein: e.wasserstein } : {}), ...(e.reluStability !== undefined ? { reluStability: e.reluStability } : {}) })) }, () =>
+        // JSON drops the regularisers' terms where they are undefined (off).
+        emit(Boolean(f.json), { model: f.out, backend: r.result.backend, bestEpoch: r.result.bestEpoch, stoppedEarly: r.result.stoppedEarly, validation: best, epochs: r.result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valPck2: e.val.pck['2'], valMeanError: e.val.meanError, imagesPerSec: e.imagesPerSec, wasserstein: e.wasserstein, reluStability: e.reluStability })) }, () =>
           [
             `wrote ${f.out} (${f.arch}, ${f.head} head, backend ${r.result.backend})`,
             // Epochs are numbered from the run's start, so a resumed run counts those before it too.

@@ -1,6 +1,8 @@
 """PyTorch's side of npm run bench:train: trains a luxcert IR graph, given as JSON by bench/train.ts,
 with the same loss (and, where the spec has them, the same fine-tuning regularisers and per-image
-perturbations), optimiser and batch (the IR interpreted by pytorch_ir.py), and prints images/s, peak memory and its inference images/s as one JSON line.
+perturbations), optimiser and batch (the IR interpreted by pytorch_ir.py), in the slots the bench asks
+for (bench/slots.ts: `train S` lines on stdin, one JSON line back each), then prints its peak memory
+and its inference images/s as one JSON line when told `finish`.
 Usage: python3 bench/pytorch-train.py SPEC.json  (run by the bench with Debian's python3-torch)."""
 import json
 import resource
@@ -35,11 +37,20 @@ def main():
         opt.step()
 
     step()  # warm-up
-    images, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < spec["seconds"]:
-        step()
-        images += b
-    rate = images / (time.perf_counter() - t0)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = line.split()
+        if request == ["finish"]:
+            break
+        if len(request) != 2 or request[0] != "train" or not float(request[1]) > 0:
+            raise ValueError(f"unknown request {line.strip()!r}")
+        images, t0 = 0, time.perf_counter()
+        while True:
+            step()
+            images += b
+            if time.perf_counter() - t0 >= float(request[1]):
+                break
+        print(json.dumps({"images": images, "seconds": time.perf_counter() - t0}), flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     # PyTorch's own inference on the same graph and batch (running statistics, no autograd): the
@@ -51,7 +62,7 @@ def main():
             forward(spec, values, x, training=False)
             images += b
     infer = images / (time.perf_counter() - t0)
-    print(json.dumps({"imagesPerSecond": rate, "peakMiB": peak, "inferImagesPerSecond": infer, "torch": torch.__version__}))
+    print(json.dumps({"peakMiB": peak, "inferImagesPerSecond": infer, "torch": torch.__version__}))
 
 
 main()

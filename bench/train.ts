@@ -1,9 +1,11 @@
 // Training throughput and peak memory of every zoo architecture, luxcert beside PyTorch: the same
-// graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each configuration run in its own
-// process (so peak memory is its own), luxcert and PyTorch interleaved so machine drift hits both:
-// each configuration runs in rounds, alternating which side goes first (ABBA), and each side's best
-// round is reported (the round least disturbed by whatever else the machine did), with every
-// round's ratio beside it.
+// graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each side of each configuration in a
+// process of its own (so peak memory is its own), the two taking turns in short slots (bench/slots.ts),
+// alternating which goes first (ABBA), so that the machine's drift slows both alike. A process can
+// also run at its own speed throughout (PyTorch's tiny heatmap head at 64 px: 1,200–1,550 img/s in
+// three processes, 2,100–2,250 in two, one after another), so each configuration runs in rounds of
+// fresh processes. Each side's rate is its images over its slots' time in all rounds; beside it the
+// median and range of the slot pairs' ratios, and each round's.
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
 // training step, about three forward passes, can approach), and PyTorch's training against its own
@@ -11,9 +13,8 @@
 // Also what moving the training state across the JavaScript boundary costs per step.
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --seconds 3 --threads 2 --rounds 2 --regularisers]
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --regularisers]
 import * as ort from 'onnxruntime-node';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,25 +33,29 @@ import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
+import { slotRate, serveSlots, SlotChild, type Slot } from './slots.ts';
 import { perSecond } from './timing.ts';
 import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
-    heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, one: { type: 'string' },
+    heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, slots: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, serve: { type: 'string' },
   },
 });
-if (!Number.isInteger(Number(values.rounds)) || Number(values.rounds) < 1) throw new Error(`--rounds must be a whole number ≥ 1, not '${values.rounds}'`);
+for (const flag of ['rounds', 'slots'] as const) if (!Number.isInteger(Number(values[flag])) || Number(values[flag]) < 1) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);
+if (!(Number(values.seconds) > 0)) throw new Error(`--seconds must be a positive number, not '${values.seconds}'`);
 const KEYPOINTS = ['a', 'b', 'c', 'd'];
 
 /** One configuration of the bench. */
-interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; seconds: number; regularised: boolean }
-/** What one side measured for a configuration. */
-interface Measured { imagesPerSecond: number; peakMiB: number }
+interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; regularised: boolean }
+/** What a side reports when it finishes: its peak memory while training (max RSS). */
+interface Finished { peakMiB: number }
+/** luxcert's side also measures onnxruntime's inference and what crossing the state costs. */
+interface LuxcertFinished extends Finished { ort: number; crossingMs: number }
 /** PyTorch's side also measures its own inference on the graph. */
-interface PyTorchMeasured extends Measured { inferImagesPerSecond: number; torch: string }
+interface PyTorchFinished extends Finished { inferImagesPerSecond: number; torch: string }
 
 const modelOf = (c: Config): Graph => buildZooModel({ arch: c.arch, head: c.head, keypoints: KEYPOINTS, skeleton: [], inputSize: c.size, cropPadding: 1.25, seed: 1 });
 
@@ -67,8 +72,8 @@ function perturbations(c: Config): { alpha: Float32Array; beta: Float32Array } {
   return { alpha: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.alphaLo, BOX.alphaHi)), beta: Float32Array.from({ length: c.batch }, () => rng.uniform(BOX.betaLo, BOX.betaHi)) };
 }
 
-/** luxcert's side, in this (child) process: training steps, then onnxruntime inference on the same batch. */
-async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossingMs: number; stepMs: number }> {
+/** luxcert's side, in this (child) process: training steps in slots, then onnxruntime inference on the same batch. */
+async function luxcertSide(c: Config): Promise<void> {
   const rng = new Rng(1);
   const g = modelOf(c);
   const meta = modelMeta(g, c.arch);
@@ -77,19 +82,23 @@ async function luxcertSide(c: Config): Promise<Measured & { ort: number; crossin
   const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...(c.regularised ? perturbations(c) : {}) };
   const regularisers = regularisersOf(c, g);
   const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
-  const train = await perSecond(c.seconds, async () => {
-    await runner.step(batch, 1e-3);
-    return n;
-  });
-  // Peak memory of training alone: read before the other sessions allocate.
-  const peakMiB = process.resourceUsage().maxRSS / 1024;
-  await runner.release();
-  const session = await openSession(encodeOnnx(g), { intraOpNumThreads: Number(values.threads) });
-  const ort = await perSecond(2, async () => {
-    await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
-    return n;
-  });
-  return { imagesPerSecond: train, peakMiB, ort, stepMs: (1000 * n) / train, crossingMs: await crossingCost(g) };
+  await serveSlots(
+    async () => {
+      await runner.step(batch, 1e-3);
+      return n;
+    },
+    async (): Promise<LuxcertFinished> => {
+      // Peak memory of training alone: read before the other sessions allocate.
+      const peakMiB = process.resourceUsage().maxRSS / 1024;
+      await runner.release();
+      const session = await openSession(encodeOnnx(g), { intraOpNumThreads: Number(values.threads) });
+      const ort = await perSecond(2, async () => {
+        await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
+        return n;
+      });
+      return { peakMiB, ort, crossingMs: await crossingCost(g) };
+    },
+  );
 }
 
 /**
@@ -122,11 +131,11 @@ async function crossingCost(g: Graph): Promise<number> {
 }
 
 /** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
-function pytorchSide(python: string, c: Config, dir: string): PyTorchMeasured {
+function pytorchSide(python: string, c: Config, dir: string): Promise<SlotChild> {
   const g = modelOf(c);
   const trainable = weightRoles(g).params;
   const spec = {
-    threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head, seconds: c.seconds,
+    threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head,
     ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
     input: g.inputs[0]!.name, output: g.outputs[0]!.name, trainable,
     ...(c.regularised ? { regularisers: regularisersOf(c, g), ...Object.fromEntries(Object.entries(perturbations(c)).map(([k, v]) => [k, [...v]])) } : {}),
@@ -135,44 +144,71 @@ function pytorchSide(python: string, c: Config, dir: string): PyTorchMeasured {
   };
   const file = join(dir, `${c.arch}-${c.head}-${c.size}.json`);
   writeFileSync(file, JSON.stringify(spec));
-  const r = spawnSync(python, [new URL('./pytorch-train.py', import.meta.url).pathname, file], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: values.threads } });
-  if (r.status !== 0) throw new Error(`pytorch-train.py failed on ${c.arch}/${c.head}/${c.size}: ${r.stderr.trim().split('\n').pop()}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as PyTorchMeasured;
+  return SlotChild.start(`pytorch-train.py on ${c.arch}/${c.head}/${c.size}`, python, [new URL('./pytorch-train.py', import.meta.url).pathname, file], { ...process.env, OMP_NUM_THREADS: values.threads });
 }
 
-/** luxcert's side of one round, in a child process of its own (so its peak memory is its own). */
-function luxcertChild(c: Config): Awaited<ReturnType<typeof luxcertSide>> {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', JSON.stringify(c), '--threads', values.threads!], { encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`luxcert side failed on ${c.arch}/${c.head}/${c.size}: ${child.stderr.trim().split('\n').pop()}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof luxcertSide>>;
+/** luxcert's side of a configuration, in a child process of its own (so its peak memory is its own). */
+const luxcertChild = (c: Config): Promise<SlotChild> =>
+  SlotChild.start(`luxcert on ${c.arch}/${c.head}/${c.size}`, process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', JSON.stringify(c), '--threads', values.threads!]);
+
+/** The median and range of ratios. */
+function spread(ratios: number[]): string {
+  const s = [...ratios].sort((a, b) => a - b);
+  const mid = s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return `${mid.toFixed(2)} (${s[0]!.toFixed(2)}–${s[s.length - 1]!.toFixed(2)})`;
 }
 
-if (values.one !== undefined) {
-  console.log(JSON.stringify(await luxcertSide(JSON.parse(values.one) as Config)));
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The two sides of the bench. */
+type Side = 'luxcert' | 'pytorch';
+
+/** One round of a configuration: a fresh process per side (PyTorch's where a python3 has torch), taking turns in slots (ABBA), then each side's final figures. */
+async function round(c: Config, python: string | undefined, dir: string, first: Side) {
+  const start = async (side: Side) => (side === 'luxcert' ? luxcertChild(c) : python ? pytorchSide(python, c, dir) : undefined);
+  const order: Side[] = first === 'luxcert' ? ['luxcert', 'pytorch'] : ['pytorch', 'luxcert'];
+  const children = new Map<Side, SlotChild>();
+  for (const side of order) {
+    const child = await start(side);
+    if (child) children.set(side, child);
+  }
+  const slots: Record<Side, Slot[]> = { luxcert: [], pytorch: [] };
+  const slotSeconds = Number(values.seconds) / Number(values.slots);
+  for (let i = 0; i < Number(values.slots); i++) {
+    for (const side of i % 2 === 0 ? order : [...order].reverse()) {
+      const child = children.get(side);
+      if (child) slots[side].push(await child.train(slotSeconds));
+    }
+  }
+  return { slots, luxcert: await children.get('luxcert')!.finish<LuxcertFinished>(), pytorch: await children.get('pytorch')?.finish<PyTorchFinished>() };
+}
+
+if (values.serve !== undefined) {
+  await luxcertSide(JSON.parse(values.serve) as Config);
 } else {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
-  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms']];
+  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'slot pairs: median (range)', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms']];
   let torchVersion = 'not installed';
   try {
     for (const size of values.sizes!.split(',').map(Number)) {
       for (const arch of values.archs!.split(',') as Arch[]) {
         for (const head of values.heads!.split(',') as Config['head'][]) {
-          const c: Config = { arch, head, size, batch: Number(values.batch), seconds: Number(values.seconds), regularised: values.regularisers! };
-          const lxRounds: Awaited<ReturnType<typeof luxcertSide>>[] = [];
-          const ptRounds: PyTorchMeasured[] = [];
-          for (let r = 0; r < Number(values.rounds); r++) {
-            const sides = [() => { lxRounds.push(luxcertChild(c)); }, ...(python ? [() => { ptRounds.push(pytorchSide(python, c, dir)); }] : [])];
-            for (const side of r % 2 === 0 ? sides : sides.reverse()) side();
-          }
-          const best = <T extends Measured>(ms: T[]) => ms.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
-          const peak = (ms: Measured[]) => Math.max(...ms.map((m) => m.peakMiB));
-          const lx = { ...best(lxRounds), peakMiB: peak(lxRounds) };
-          const pt = ptRounds.length > 0 ? { ...best(ptRounds), peakMiB: peak(ptRounds) } : undefined;
-          if (pt) torchVersion = pt.torch;
-          const perRound = pt ? lxRounds.map((l, i) => (l.imagesPerSecond / ptRounds[i]!.imagesPerSecond).toFixed(2)).join(', ') : '—';
+          const c: Config = { arch, head, size, batch: Number(values.batch), regularised: values.regularisers! };
+          const rounds = [];
+          for (let r = 0; r < Number(values.rounds); r++) rounds.push(await round(c, python, dir, r % 2 === 0 ? 'luxcert' : 'pytorch'));
+          const lxSlots = rounds.flatMap((r) => r.slots.luxcert);
+          const ptSlots = rounds.flatMap((r) => r.slots.pytorch);
+          const lxRate = slotRate(lxSlots);
+          const lxEnd = { peakMiB: Math.max(...rounds.map((r) => r.luxcert.peakMiB)), ort: mean(rounds.map((r) => r.luxcert.ort)), crossingMs: mean(rounds.map((r) => r.luxcert.crossingMs)) };
+          const pts = rounds.flatMap((r) => (r.pytorch ? [r.pytorch] : []));
+          const ptEnd = pts.length > 0 ? { peakMiB: Math.max(...pts.map((p) => p.peakMiB)), inferImagesPerSecond: mean(pts.map((p) => p.inferImagesPerSecond)) } : undefined;
+          const ptRate = ptEnd ? slotRate(ptSlots) : NaN;
+          if (pts[0]) torchVersion = pts[0].torch;
+          const pairs = ptEnd ? spread(lxSlots.map((l, i) => slotRate([l]) / slotRate([ptSlots[i]!]))) : '—';
+          const perRound = ptEnd ? rounds.map((r) => (slotRate(r.slots.luxcert) / slotRate(r.slots.pytorch)).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          rows.push([arch, head, String(size), String(params), lx.imagesPerSecond.toFixed(1), pt ? pt.imagesPerSecond.toFixed(1) : '—', pt ? (lx.imagesPerSecond / pt.imagesPerSecond).toFixed(2) : '—', perRound, lx.peakMiB.toFixed(0), pt ? pt.peakMiB.toFixed(0) : '—', pt ? (lx.peakMiB / pt.peakMiB).toFixed(2) : '—', lx.ort.toFixed(0), (lx.imagesPerSecond / lx.ort).toFixed(3), pt ? pt.inferImagesPerSecond.toFixed(0) : '—', pt ? (pt.imagesPerSecond / pt.inferImagesPerSecond).toFixed(3) : '—', `${lx.crossingMs.toFixed(2)} / ${lx.stepMs.toFixed(1)}`]);
+          rows.push([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${lxEnd.crossingMs.toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -180,7 +216,7 @@ if (values.one !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.threads} threads for PyTorch, ≥ ${values.seconds} s per measurement, best of ${values.rounds} alternating rounds; luxcert on onnxruntime-cpu (${values.threads} threads), PyTorch ${torchVersion}, Node ${process.version}`);
+  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
   console.log(`| ${rows[0]!.join(' | ')} |`);
   console.log(`|${rows[0]!.map(() => '---|').join('')}`);
   for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);

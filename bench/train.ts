@@ -1,10 +1,9 @@
 // Training throughput and peak memory of every zoo architecture, luxcert beside PyTorch: the same
 // graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each side of each configuration in a
 // process of its own (so peak memory is its own), the two taking turns in short slots (bench/slots.ts),
-// alternating which goes first (ABBA), so that the machine's drift slows both alike. A process can
-// also run at its own speed throughout (PyTorch's tiny heatmap head at 64 px: 1,200–1,550 img/s in
-// three processes, 2,100–2,250 in two, one after another), so each configuration runs in rounds of
-// fresh processes. Each side's rate is its images over its slots' time in all rounds; beside it the
+// alternating which goes first (ABBA), so that the machine's drift slows both alike. A PyTorch process
+// here also runs at one of two speeds for its whole life (docs/training.md, "Measured here"), so each
+// configuration runs in rounds of fresh processes. Each side's rate is its images over its slots' time in all rounds; beside it the
 // median and range of the slot pairs' ratios, and each round's.
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a

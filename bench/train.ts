@@ -159,6 +159,13 @@ function spread(ratios: number[]): string {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/**
+ * Waits before each slot until the side that trained last has gone quiet: onnxruntime's threads spin
+ * for a while after a step, so luxcert's child used ~29 ms of CPU in the first 100 ms after a slot
+ * (~5 in the next 900; PyTorch's ≤ 10 ms in a second), time taken from the other side's slot.
+ */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+
 /** The two sides of the bench. */
 type Side = 'luxcert' | 'pytorch';
 
@@ -176,7 +183,9 @@ async function round(c: Config, python: string | undefined, dir: string, first: 
   for (let i = 0; i < Number(values.slots); i++) {
     for (const side of i % 2 === 0 ? order : [...order].reverse()) {
       const child = children.get(side);
-      if (child) slots[side].push(await child.train(slotSeconds));
+      if (!child) continue;
+      await settle();
+      slots[side].push(await child.train(slotSeconds));
     }
   }
   return { slots, luxcert: await children.get('luxcert')!.finish<LuxcertFinished>(), pytorch: await children.get('pytorch')?.finish<PyTorchFinished>() };

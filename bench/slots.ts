@@ -6,6 +6,7 @@
 // `{"images":N,"seconds":T}`; to `finish` it prints its final JSON line and exits.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { timed } from './timing.ts';
 
 /** What one slot did. */
 export interface Slot {
@@ -79,11 +80,8 @@ export async function serveSlots(step: () => Promise<number>, finish: () => Prom
     if (line === 'finish') break;
     const seconds = Number(/^train (\S+)$/.exec(line)?.[1]);
     if (!(seconds > 0)) throw new Error(`unknown request '${line}'`);
-    let images = 0;
-    const t0 = performance.now();
-    do images += await step();
-    while (performance.now() - t0 < seconds * 1000);
-    console.log(JSON.stringify({ images, seconds: (performance.now() - t0) / 1000 }));
+    const t = await timed(seconds, step);
+    console.log(JSON.stringify({ images: t.done, seconds: t.seconds }));
   }
   console.log(JSON.stringify(await finish()));
 }

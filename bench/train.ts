@@ -196,7 +196,11 @@ if (values.serve !== undefined) {
 } else {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
-  const rows: string[][] = [['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'slot pairs: median (range)', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms']];
+  // Each row is printed as its configuration finishes, so a run cut short keeps what it measured.
+  const header = ['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'slot pairs: median (range)', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms'];
+  const printRow = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
+  printRow(header);
+  console.log(`|${header.map(() => '---|').join('')}`);
   let torchVersion = 'not installed';
   try {
     for (const size of values.sizes!.split(',').map(Number)) {
@@ -216,7 +220,7 @@ if (values.serve !== undefined) {
           const pairs = ptEnd ? spread(lxSlots.map((l, i) => slotRate([l]) / slotRate([ptSlots[i]!]))) : '—';
           const perRound = ptEnd ? rounds.map((r) => (slotRate(r.slots.luxcert) / slotRate(r.slots.pytorch)).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          rows.push([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${lxEnd.crossingMs.toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
+          printRow([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${lxEnd.crossingMs.toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -225,7 +229,4 @@ if (values.serve !== undefined) {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
-  console.log(`| ${rows[0]!.join(' | ')} |`);
-  console.log(`|${rows[0]!.map(() => '---|').join('')}`);
-  for (const r of rows.slice(1)) console.log(`| ${r.join(' | ')} |`);
 }

@@ -34,6 +34,7 @@ import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 import { slotRate, serveSlots, SlotChild, type Slot } from './slots.ts';
 import { perSecond } from './timing.ts';
+import { pytorchGraphSpec } from './pytorch-spec.ts';
 import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({
@@ -132,14 +133,10 @@ async function crossingCost(g: Graph): Promise<number> {
 /** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
 function pytorchSide(python: string, c: Config, dir: string): Promise<SlotChild> {
   const g = modelOf(c);
-  const trainable = weightRoles(g).params;
   const spec = {
-    threads: Number(values.threads), batch: c.batch, size: c.size, keypoints: KEYPOINTS.length, head: c.head,
-    ...(c.head === 'heatmap' ? { grid: modelMeta(g, c.arch).grid } : {}),
-    input: g.inputs[0]!.name, output: g.outputs[0]!.name, trainable,
+    ...pytorchGraphSpec(g, modelMeta(g, c.arch)),
+    threads: Number(values.threads), batch: c.batch, keypoints: KEYPOINTS.length,
     ...(c.regularised ? { regularisers: regularisersOf(c, g), ...Object.fromEntries(Object.entries(perturbations(c)).map(([k, v]) => [k, [...v]])) } : {}),
-    nodes: g.nodes.map((n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })),
-    initializers: Object.fromEntries([...g.initializers].map(([k, t]) => [k, { dims: t.dims, data: [...t.data] }])),
   };
   const file = join(dir, `${c.arch}-${c.head}-${c.size}.json`);
   writeFileSync(file, JSON.stringify(spec));

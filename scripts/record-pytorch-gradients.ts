@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pytorchGraphSpec } from '../bench/pytorch-spec.ts';
 import { findTorch } from '../bench/torch.ts';
 import { writeFileAtomic } from '../src/core/atomic-write.ts';
-import { weightRoles } from '../src/train/grad/tape.ts';
 import { GRADIENT_FIXTURES, gradientCases } from '../test/train/pytorch-gradient-cases.ts';
 import { gradientDigest } from '../test/train/step-check.ts';
 
@@ -22,10 +22,7 @@ try {
     const g = c.model;
     const list = (a: Float32Array) => Array.from(a);
     const spec = {
-      input: g.inputs[0]!.name, output: g.outputs[0]!.name, head: c.meta.head, size: c.meta.inputSize[0], ...(c.meta.grid ? { grid: c.meta.grid } : {}),
-      trainable: weightRoles(g).params,
-      nodes: g.nodes.map((n) => ({ op: n.op, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs })),
-      initializers: Object.fromEntries([...g.initializers].map(([k, t]) => [k, { dims: t.dims, data: list(t.data) }])),
+      ...pytorchGraphSpec(g, c.meta),
       x: { dims: [c.batch.n, 3, ...c.meta.inputSize], data: list(c.batch.x) },
       keypoints: { dims: [c.batch.n, c.meta.keypoints.length, 2], data: list(c.batch.keypoints) },
       mask: { dims: [c.batch.n, c.meta.keypoints.length], data: list(c.batch.mask) },

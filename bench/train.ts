@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from '../src/core/quantile.ts';
 import { Rng } from '../src/core/random.ts';
 import { sizeOf } from '../src/core/tensor.ts';
 import type { Graph } from '../src/graph/graph.ts';
@@ -149,9 +150,7 @@ const luxcertChild = (c: Config): Promise<SlotChild> =>
 
 /** The median and range of ratios. */
 function spread(ratios: number[]): string {
-  const s = [...ratios].sort((a, b) => a - b);
-  const mid = s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  return `${mid.toFixed(2)} (${s[0]!.toFixed(2)}–${s[s.length - 1]!.toFixed(2)})`;
+  return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -1,4 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
+import { median } from '../core/quantile.ts';
 import type { BoundComputer } from '../bounds/bounds.ts';
 import { alphaWeight, gridBoxes, splitBox, type Box } from '../model/perturbation.ts';
 import { checkProperty, isProven, proofMargin, type KeypointProperty } from '../certify/property.ts';
@@ -71,10 +72,7 @@ export class CallCost {
 
   /** The next call's expected duration in ms; 0 before any call was measured. */
   get ms(): number {
-    if (this.recent.length === 0) return 0;
-    const sorted = [...this.recent].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return this.scale * (sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
+    return this.recent.length === 0 ? 0 : this.scale * median(this.recent);
   }
 
   /** Records a call's duration. */

@@ -33,9 +33,9 @@ import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
+import { pytorchGraphSpec } from './pytorch-spec.ts';
 import { slotRate, serveSlots, SlotChild, type Slot } from './slots.ts';
 import { perSecond } from './timing.ts';
-import { pytorchGraphSpec } from './pytorch-spec.ts';
 import { findTorch } from './torch.ts';
 
 const { values } = parseArgs({

@@ -9,10 +9,11 @@
 // Also onnxruntime's inference throughput on the same model and batch (the practical ceiling a
 // training step, about three forward passes, can approach), and PyTorch's training against its own
 // inference on the same graph (running statistics, no autograd) for comparison.
-// Also what moving the training state across the JavaScript boundary costs per step.
+// Also what moving the training state across the JavaScript boundary costs per step (once per run of --steps-per-run steps).
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --regularisers]
+// --steps-per-run K: luxcert's steps per onnxruntime run (chainSteps; default as `luxcert train` takes them on the main thread).
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run 4 --regularisers]
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ import { OnnxEmitter } from '../src/onnx/emit.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../src/prune/prune-model.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
-import { StepRunner } from '../src/train/step-runner.ts';
+import { StepRunner, STEPS_PER_RUN } from '../src/train/step-runner.ts';
 import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
 import { pytorchGraphSpec } from './pytorch-spec.ts';
@@ -43,11 +44,14 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
     heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, slots: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, serve: { type: 'string' },
+    'steps-per-run': { type: 'string', default: String(STEPS_PER_RUN) },
   },
 });
-for (const flag of ['rounds', 'slots'] as const) if (!Number.isInteger(Number(values[flag])) || Number(values[flag]) < 1) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);
+for (const flag of ['rounds', 'slots', 'steps-per-run'] as const) if (!Number.isInteger(Number(values[flag])) || Number(values[flag]) < 1) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);
 if (!(Number(values.seconds) > 0)) throw new Error(`--seconds must be a positive number, not '${values.seconds}'`);
 const KEYPOINTS = ['a', 'b', 'c', 'd'];
+/** luxcert's steps per onnxruntime run, as `luxcert train` takes them where it makes its batches on the main thread. */
+const stepsPerRun = Number(values['steps-per-run']);
 
 /** One configuration of the bench. */
 interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; regularised: boolean }
@@ -85,8 +89,8 @@ async function luxcertSide(c: Config): Promise<void> {
   const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
   await serveSlots(
     async () => {
-      await runner.step(batch, 1e-3);
-      return n;
+      await runner.runSteps(Array.from({ length: stepsPerRun }, () => batch), 1e-3);
+      return n * stepsPerRun;
     },
     async (): Promise<LuxcertFinished> => {
       // Peak memory of training alone: read before the other sessions allocate.
@@ -146,7 +150,7 @@ function pytorchSide(python: string, c: Config, dir: string): Promise<SlotChild>
 
 /** luxcert's side of a configuration, in a child process of its own (so its peak memory is its own). */
 const luxcertChild = (c: Config): Promise<SlotChild> =>
-  SlotChild.start(`luxcert on ${c.arch}/${c.head}/${c.size}`, process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', JSON.stringify(c), '--threads', values.threads!]);
+  SlotChild.start(`luxcert on ${c.arch}/${c.head}/${c.size}`, process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', JSON.stringify(c), '--threads', values.threads!, '--steps-per-run', String(stepsPerRun)]);
 
 /** The median and range of ratios. */
 function spread(ratios: number[]): string {
@@ -216,7 +220,7 @@ if (values.serve !== undefined) {
           const pairs = ptEnd ? spread(lxSlots.map((l, i) => slotRate([l]) / slotRate([ptSlots[i]!]))) : '—';
           const perRound = ptEnd ? rounds.map((r) => (slotRate(r.slots.luxcert) / slotRate(r.slots.pytorch)).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          printRow([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${lxEnd.crossingMs.toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
+          printRow([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${(lxEnd.crossingMs / stepsPerRun).toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -224,5 +228,5 @@ if (values.serve !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
+  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu (${stepsPerRun} steps per run) and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
 }

@@ -75,9 +75,14 @@ export interface TrainStepModel {
   pieces: Record<string, number[]>;
   /** Running statistics: input `s:NAME`, output `next:s:NAME`. */
   statistics: string[];
-  /** Per-step inputs beyond the state, with their shapes. */
+  /** Per-step inputs beyond the state, with their shapes (step k of several: `inputAt`). */
   inputs: Record<string, number[]>;
+  /** Steps taken per run (`chainSteps`); 1 for `buildTrainStep`'s. */
+  steps: number;
 }
+
+/** The name of per-step input or output `name` (`image`, `loss`, …) of step k in a model of `steps` chained steps. */
+export const inputAt = (name: string, k: number, steps: number): string => (steps === 1 ? name : `${name}@${k}`);
 
 /**
  * The per-step scalars of Adam at step t (1-based) and learning rate lr, with the bias corrections
@@ -170,7 +175,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   for (const name of statistics) {
     e.output(clean.updates.get(name) ?? weights.get(name)!, nextName(`s:${name}`));
   }
-  return { onnx: e.encode(), params, pieces, statistics, inputs };
+  return { onnx: e.encode(), params, pieces, statistics, inputs, steps: 1 };
 }
 
 /** Shapes of every model value with the batch fixed to `n`; refuses a model with other dynamic dimensions. */

@@ -20,7 +20,7 @@ import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
 import { weightRoles } from './grad/tape.ts';
-import { StepRunner, type AdamState, type StepBatch } from './step-runner.ts';
+import { StepRunner, STEPS_PER_RUN, type AdamState, type StepBatch } from './step-runner.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -46,6 +46,12 @@ export interface TrainConfig {
   regularisers?: PerturbationRegularisers;
   /** Make the batches on a worker thread (`BatchPrefetcher`); default: where the step leaves a core free (`leavesACore`). Either way the same batches. */
   batchWorker?: boolean;
+  /**
+   * Steps per onnxruntime run (`chainSteps`): default STEPS_PER_RUN where the batches are made on the
+   * main thread, 1 with the batch worker, which makes one batch ahead while a step runs (a run of
+   * several would wait for all but the first). The same weights either way, bit for bit.
+   */
+  stepsPerRun?: number;
 }
 
 /** One epoch's figures. */
@@ -178,7 +184,9 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const engine = cfg.engine ?? CPU_ENGINE;
   // Batches are made on a worker where the step leaves it a core.
   const batchWorker = cfg.batchWorker ?? leavesACore(engine);
-  log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker }, 'training engine');
+  const stepsPerRun = cfg.stepsPerRun ?? (batchWorker ? 1 : STEPS_PER_RUN);
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new LuxcertError(`steps per run must be a whole number ≥ 1, not ${stepsPerRun}`);
+  log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker, stepsPerRun }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
   const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);
   const ckpt = checkpointPath(cfg.out);
@@ -221,7 +229,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   // An epoch's model and checkpoint reach the disk while the next epoch trains.
   let writing: Promise<void> = Promise.resolve();
   try {
-    await runner.prepare(Math.min(cfg.batchSize, train.length));
+    await runner.prepare(Math.min(cfg.batchSize, train.length), Math.floor(train.length / cfg.batchSize) >= stepsPerRun ? stepsPerRun : 1);
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs)));
       // Per-epoch seeds make a resumed run see the batches an uninterrupted one would.
@@ -236,6 +244,20 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       let done = 0;
       const augSeed = cfg.seed * 7919 + epoch;
       const batches = prefetch ? prefetch.epoch(order, cfg.batchSize, augSeed) : epochBatches(set, order, cfg.batchSize, meta.inputSize, meta.cropPadding, cfg.augment, augSeed);
+      // Batches wait until a run's worth of one size has come; the rest of the epoch runs one by one.
+      const pending: StepBatch[] = [];
+      const run = async (bs: StepBatch[]) => {
+        const losses = await runner.runSteps(bs, lr);
+        bs.forEach((b, i) => {
+          const l = losses[i]!;
+          if (!Number.isFinite(l.loss)) throw new LuxcertError(`training diverged at epoch ${epoch} (loss ${l.loss}); lower --lr`);
+          lossSum += l.loss * b.n;
+          wSum += (l.wasserstein ?? 0) * b.n;
+          sSum += (l.reluStability ?? 0) * b.n;
+          done += b.n;
+          progress.tick(b.n, `loss ${l.loss.toFixed(3)}${lastPck} ${(done / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+        });
+      };
       for await (const batch of batches) {
         const b: StepBatch = batch;
         if (reg) {
@@ -243,14 +265,11 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
           b.alpha = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.alphaLo, reg.box.alphaHi));
           b.beta = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.betaLo, reg.box.betaHi));
         }
-        const l = await runner.step(b, lr);
-        if (!Number.isFinite(l.loss)) throw new LuxcertError(`training diverged at epoch ${epoch} (loss ${l.loss}); lower --lr`);
-        lossSum += l.loss * b.n;
-        wSum += (l.wasserstein ?? 0) * b.n;
-        sSum += (l.reluStability ?? 0) * b.n;
-        done += b.n;
-        progress.tick(b.n, `loss ${l.loss.toFixed(3)}${lastPck} ${(done / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+        if (pending.length > 0 && pending[0]!.n !== b.n) for (const p of pending.splice(0)) await run([p]);
+        pending.push(b);
+        if (pending.length === stepsPerRun) await run(pending.splice(0));
       }
+      for (const p of pending.splice(0)) await run([p]);
       const seconds = (performance.now() - t0) / 1000;
       runner.writeBack();
       const v = await validate(graph, meta, valBatch, engine);

@@ -3,8 +3,11 @@ import { it } from 'node:test';
 import { evaluateGraph } from '../../src/graph/evaluate.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
 import { nchwcBlock } from '../../src/onnx/nchwc.ts';
-import { StepRunner } from '../../src/train/step-runner.ts';
-import { ADAM, adamScalars, buildTrainStep } from '../../src/train/train-step.ts';
+import { boxFromFlags } from '../../src/model/perturbation.ts';
+import { BENCHMARK_REGULARISERS, channelRegularisers } from '../../src/prune/prune-model.ts';
+import { chainSteps } from '../../src/train/chain-steps.ts';
+import { StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
+import { ADAM, adamScalars, buildTrainStep, inputAt } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
 import { randomBatch, StepProbe } from './step-check.ts';
 
@@ -114,4 +117,43 @@ it('a weight of more values than a state piece crosses in pieces, and trains and
   same(whole.weights(), resumed.weights(), 'resumed weights');
   same(whole.optimizerState().v, resumed.optimizerState().v, 'resumed v');
   await Promise.all([whole.release(), pieced.release(), resumed.release()]);
+});
+
+it('steps chained in one run (chainSteps) train bit for bit as single steps: weights, moments, statistics and each step\'s losses', async () => {
+  const pieceValues = 5_000;
+  const cases = [
+    { name: 'cnn7 heatmap, weights in pieces', model: cnn7(), arch: 'cnn7', regularised: false },
+    { name: 'resnet regression, regularised', model: buildZooModel({ arch: 'resnet', head: 'regression', keypoints: ['a', 'b'], skeleton: [], inputSize: 16, cropPadding: 1.25, seed: 5 }), arch: 'resnet', regularised: true },
+  ];
+  for (const c of cases) {
+    const meta = modelMeta(c.model, c.arch);
+    const opts = { pieceValues, ...(c.regularised ? { regularisers: channelRegularisers(c.model, { box: boxFromFlags(0.1, 0.1), ...BENCHMARK_REGULARISERS }) } : {}) };
+    const copy = () => ({ ...c.model, initializers: new Map(c.model.initializers) });
+    const batches = Array.from({ length: 5 }, (_, i) => randomBatch(meta, 4, 10 + i));
+    const single = new StepRunner(copy(), meta, opts);
+    const chained = new StepRunner(copy(), meta, opts);
+    const alone: StepLosses[] = [];
+    for (const b of batches) alone.push(await single.step(b, 0.01));
+    // Four in one run, then the fifth alone, as the trainer runs an epoch's remainder.
+    const together = [...(await chained.runSteps(batches.slice(0, 4), 0.01)), await chained.step(batches[4]!, 0.01)];
+    assert.deepEqual(together, alone, `${c.name}: losses`);
+    if (c.regularised) assert.ok(alone.every((l) => l.wasserstein !== undefined && l.reluStability !== undefined), `${c.name}: regularisers' terms`);
+    assert.equal(chained.steps, 5);
+    for (const [what, a, b] of [['weights', single.weights(), chained.weights()], ['m', single.optimizerState().m, chained.optimizerState().m], ['v', single.optimizerState().v, chained.optimizerState().v]] as const) {
+      for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, `${c.name}: ${what} ${name}`);
+    }
+    await Promise.all([single.release(), chained.release()]);
+  }
+});
+
+it('a chained run names step k\'s inputs and outputs name@k and keeps the state\'s names', () => {
+  const g = cnn7();
+  const step = buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2 });
+  assert.equal(chainSteps(step, 1), step);
+  const three = chainSteps(step, 3);
+  assert.equal(three.steps, 3);
+  assert.deepEqual(Object.keys(three.inputs).sort(), Object.keys(step.inputs).flatMap((name) => [0, 1, 2].map((k) => inputAt(name, k, 3))).sort());
+  assert.deepEqual(three.params, step.params);
+  assert.throws(() => chainSteps(three, 2), /single step/);
+  assert.throws(() => chainSteps(step, 0), /whole number/);
 });

@@ -1,21 +1,35 @@
 import type { Command } from 'commander';
-import { parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
+import { LuxcertError } from '../core/errors.ts';
+import { MAX_STEPS_PER_RUN, parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
 import { numberFlag } from './options.ts';
 
 /** Values of the training-engine flags. */
 export interface EngineFlagValues {
   device: string;
   threads?: string;
+  stepsPerRun?: string;
 }
 
 /** Adds the flags that choose where training runs. */
 export function addEngineFlags(cmd: Command): Command {
   return cmd
     .option('--device <name>', `where the training step runs in onnxruntime: ${TRAIN_DEVICES.join(' | ')} (cuda: x64 Linux, onnxruntime-node installed with CUDA 12)`, 'cpu')
-    .option('--threads <n>', 'onnxruntime threads for training (default: one per core)');
+    .option('--threads <n>', 'onnxruntime threads for training (default: one per core)')
+    .option('--steps-per-run <k>', 'training steps per onnxruntime run: faster, more memory (default 1; docs/training.md)');
 }
 
 /** The training engine the flags ask for. */
 export function engineFromFlags(f: EngineFlagValues): TrainEngine {
-  return { device: parseTrainDevice(f.device), ...(f.threads !== undefined ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}) };
+  return {
+    device: parseTrainDevice(f.device),
+    ...(f.threads !== undefined ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
+    ...(f.stepsPerRun !== undefined ? { stepsPerRun: stepsPerRunFlag(f.stepsPerRun) } : {}),
+  };
+}
+
+/** --steps-per-run, checked: a whole number from 1 to MAX_STEPS_PER_RUN. */
+function stepsPerRunFlag(value: string): number {
+  const k = numberFlag('--steps-per-run', value, { integer: true, positive: true });
+  if (k > MAX_STEPS_PER_RUN) throw new LuxcertError(`--steps-per-run must be at most ${MAX_STEPS_PER_RUN}, got '${value}'`);
+  return k;
 }

@@ -12,7 +12,18 @@ export interface TrainEngine {
   device: TrainDevice;
   /** onnxruntime intra-op threads (default: one per core). */
   threads?: number;
+  /**
+   * Training steps per onnxruntime run (`chainSteps`; default 1). The state then crosses onnxruntime's
+   * API once per run: measured at 4 per run against 1 (batch 32, 2 threads, alternating blocks), tiny's
+   * regression step at 64 px 0.78× the time, resnet's and cnn7's regression steps 0.91×, the heatmap
+   * heads 0.91–1.0×, at 1.7–1.9× the peak memory (onnxruntime holds a second step's intermediates). The
+   * same weights either way, bit for bit.
+   */
+  stepsPerRun?: number;
 }
+
+/** The most steps per run a flag may ask for: each is another copy of the step to compile (cnn7 at 8 per run measured no faster than at 2 or 4). */
+export const MAX_STEPS_PER_RUN = 16;
 
 /** The default engine: CPU, onnxruntime's thread count. */
 export const CPU_ENGINE: TrainEngine = { device: 'cpu' };

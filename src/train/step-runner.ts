@@ -72,13 +72,6 @@ export interface StepRunnerOptions {
 }
 
 /**
- * Steps the trainer takes per onnxruntime run (`chainSteps`) where it makes its batches on the main
- * thread. Measured against single steps (alternating blocks, batch 32, 2 threads): tiny's regression
- * step at 64 px 0.78× the time, resnet's 0.91×, cnn7's at 32 px 0.91×, the heatmap heads 0.91–1.0×.
- */
-export const STEPS_PER_RUN = 4;
-
-/**
  * Trains a model with the compiled training step in onnxruntime. Weights, Adam's moments and the
  * running statistics stay as onnxruntime tensors between steps: each step's outputs are the next
  * step's inputs, so the state is never copied into or out of JavaScript arrays until `weights()`.

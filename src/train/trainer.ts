@@ -20,7 +20,7 @@ import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
 import { weightRoles } from './grad/tape.ts';
-import { StepRunner, STEPS_PER_RUN, type AdamState, type StepBatch } from './step-runner.ts';
+import { StepRunner, type AdamState, type StepBatch } from './step-runner.ts';
 
 /** Training settings; every one has a CLI flag. */
 export interface TrainConfig {
@@ -46,12 +46,6 @@ export interface TrainConfig {
   regularisers?: PerturbationRegularisers;
   /** Make the batches on a worker thread (`BatchPrefetcher`); default: where the step leaves a core free (`leavesACore`). Either way the same batches. */
   batchWorker?: boolean;
-  /**
-   * Steps per onnxruntime run (`chainSteps`): default STEPS_PER_RUN where the batches are made on the
-   * main thread, 1 with the batch worker, which makes one batch ahead while a step runs (a run of
-   * several would wait for all but the first). The same weights either way, bit for bit.
-   */
-  stepsPerRun?: number;
 }
 
 /** One epoch's figures. */
@@ -184,8 +178,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const engine = cfg.engine ?? CPU_ENGINE;
   // Batches are made on a worker where the step leaves it a core.
   const batchWorker = cfg.batchWorker ?? leavesACore(engine);
-  const stepsPerRun = cfg.stepsPerRun ?? (batchWorker ? 1 : STEPS_PER_RUN);
-  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new LuxcertError(`steps per run must be a whole number ≥ 1, not ${stepsPerRun}`);
+  // With the batch worker, which makes one batch ahead of the step, a run of several also waits for all but its first.
+  const stepsPerRun = engine.stepsPerRun ?? 1;
   log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker, stepsPerRun }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
   const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);

@@ -93,14 +93,19 @@ describe('training', () => {
     assert.equal(b.metadata['luxcert.train.adam_step'], a.metadata['luxcert.train.adam_step']);
   });
 
-  it('trains to the same weights, bit for bit, with its batches made on a worker thread as on the main thread', async () => {
+  it('trains to the same weights, bit for bit, with its batches made on a worker thread as on the main thread, and with several steps per run', async () => {
     const opts = { ...base, epochs: 2, patience: 5 } as const;
-    const [main, worker] = [join(root, 'main-thread.onnx'), join(root, 'worker.onnx')];
+    const [main, worker, chained] = [join(root, 'main-thread.onnx'), join(root, 'worker.onnx'), join(root, 'chained.onnx')];
     await trainFolder({ ...opts, out: main, batchWorker: false }, set);
     await trainFolder({ ...opts, out: worker, batchWorker: true }, set);
+    // 102 training scenes in batches of 16: one run of 4 steps, two alone, then the short last batch.
+    const run = await trainFolder({ ...opts, out: chained, batchWorker: false, engine: { device: 'cpu', stepsPerRun: 4 } }, set);
     const a = fullCheckpoint(main);
-    const b = fullCheckpoint(worker);
-    for (const [k, t] of a.initializers) assert.deepEqual(b.initializers.get(k)!.data, t.data, k);
+    for (const other of [worker, chained]) {
+      const b = fullCheckpoint(other);
+      for (const [k, t] of a.initializers) assert.deepEqual(b.initializers.get(k)!.data, t.data, `${other}: ${k}`);
+    }
+    assert.equal(run.result.epochs.length, 2);
   });
 
   it('refuses a checkpoint whose training state or Adam moments are damaged, naming the file and field', async () => {
@@ -178,11 +183,13 @@ describe('training', () => {
     assert.match(bad.stderr, /--wasserstein must be/);
   });
 
-  it('refuses an unknown training device, bad thread counts and a CUDA provider that is not installed, in one line', () => {
+  it('refuses an unknown training device, bad thread and step counts and a CUDA provider that is not installed, in one line', () => {
     const out = join(root, 'never.onnx');
     for (const [flags, message] of [
       [['--device', 'tpu'], /unknown training device 'tpu' \(cpu, cuda\)/],
       [['--threads', '0'], /--threads must be an integer > 0/],
+      [['--steps-per-run', '0'], /--steps-per-run must be an integer > 0/],
+      [['--steps-per-run', '17'], /--steps-per-run must be at most 16/],
       // Only where onnxruntime-node was installed without its CUDA provider (CI, this repository's .npmrc).
       ...(cudaInstalled ? [] : [[['--device', 'cuda'], /onnxruntime-cuda could not open the training step/]] as const),
     ] as const) {

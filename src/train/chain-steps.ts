@@ -1,12 +1,12 @@
 import { onnx, type P } from '../onnx/proto.ts';
-import { inputAt, nextName, type TrainStepModel } from './train-step.ts';
+import { stepName, nextName, type TrainStepModel } from './train-step.ts';
 
 /**
  * `k` copies of a compiled training step in one model, each copy's state inputs the previous copy's
  * next state, so one run takes k steps and the state crosses onnxruntime's API once instead of k times
  * (onnxruntime-node returns every output in a new buffer; docs/training.md, *State between steps*).
  * Each copy is the step as `buildTrainStep` compiled it: step k's inputs and outputs are named
- * `inputAt(name, k, steps)` (`image@0`, `loss@3`, …), the constants are shared, and the last copy's
+ * `stepName(name, k, steps)` (`image@0`, `loss@3`, …), the constants are shared, and the last copy's
  * next state keeps the step's names (`next:p:NAME`, …). The weights after one run equal those after k
  * runs of the step, bit for bit (tested).
  */
@@ -27,13 +27,13 @@ export function chainSteps(step: TrainStepModel, k: number): TrainStepModel {
   let current = new Map([...state].map((s) => [s, s]));
   for (let j = 0; j < k; j++) {
     const last = j === k - 1;
-    const rename = (v: string) => (v === '' || constants.has(v) || (last && nextState.has(v)) ? v : current.get(v) ?? inputAt(v, j, k));
-    for (const i of g.input!) if (!state.has(i.name!)) inputs.push({ ...i, name: inputAt(i.name!, j, k) });
-    for (const n of g.node!) nodes.push({ ...n, name: inputAt(n.name ?? '', j, k), input: n.input!.map(rename), output: n.output!.map(rename) });
+    const rename = (v: string) => (v === '' || constants.has(v) || (last && nextState.has(v)) ? v : current.get(v) ?? stepName(v, j, k));
+    for (const i of g.input!) if (!state.has(i.name!)) inputs.push({ ...i, name: stepName(i.name!, j, k) });
+    for (const n of g.node!) nodes.push({ ...n, name: stepName(n.name ?? '', j, k), input: n.input!.map(rename), output: n.output!.map(rename) });
     for (const o of g.output!) if (last || !nextState.has(o.name!)) outputs.push({ ...o, name: rename(o.name!) });
-    current = new Map([...state].map((s) => [s, inputAt(nextName(s), j, k)]));
+    current = new Map([...state].map((s) => [s, stepName(nextName(s), j, k)]));
   }
-  const inputShapes = Object.fromEntries(Array.from({ length: k }, (_, j) => Object.entries(step.inputs).map(([name, dims]) => [inputAt(name, j, k), dims] as const)).flat());
+  const inputShapes = Object.fromEntries(Array.from({ length: k }, (_, j) => Object.entries(step.inputs).map(([name, dims]) => [stepName(name, j, k), dims] as const)).flat());
   return {
     ...step,
     onnx: onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: { ...g, input: inputs, node: nodes, output: outputs } })).finish(),

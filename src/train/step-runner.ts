@@ -8,7 +8,7 @@ import { targetCells } from './targets.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, stepConvBlock, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
 import { chainSteps } from './chain-steps.ts';
-import { adamScalars, buildTrainStep, inputAt, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
+import { adamScalars, buildTrainStep, stepName, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
 
 /** One batch as the step consumes it. */
 export interface StepBatch {
@@ -26,7 +26,7 @@ export interface StepBatch {
 export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch, k = 0): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   const feed = (name: string, data: Float32Array) => {
-    const key = inputAt(name, k, step.steps);
+    const key = stepName(name, k, step.steps);
     feeds[key] = new ort.Tensor('float32', data, step.inputs[key]!);
   };
   feed('image', b.x);
@@ -41,7 +41,7 @@ export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch, 
     feed('labels', labels);
     feed('weights', inside);
   }
-  if (step.inputs[inputAt('alpha', k, step.steps)]) {
+  if (step.inputs[stepName('alpha', k, step.steps)]) {
     if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
     feed('alpha', b.alpha);
     feed('beta', b.beta);
@@ -113,13 +113,13 @@ export class StepRunner {
     bs.forEach((b, k) => {
       Object.assign(feeds, batchFeeds(this.meta, step, b, k));
       const adam = adamScalars(lr, ++this.t);
-      feeds[inputAt('lr_t', k, step.steps)] = scalar(adam.lr_t);
-      feeds[inputAt('eps_t', k, step.steps)] = scalar(adam.eps_t);
+      feeds[stepName('lr_t', k, step.steps)] = scalar(adam.lr_t);
+      feeds[stepName('eps_t', k, step.steps)] = scalar(adam.eps_t);
     });
     const out = await session.run(feeds);
     for (const key of this.state.keys()) this.state.set(key, out[nextName(key)]!);
     return bs.map((_, k) => {
-      const value = (name: string) => out[inputAt(name, k, step.steps)]?.data[0] as number | undefined;
+      const value = (name: string) => out[stepName(name, k, step.steps)]?.data[0] as number | undefined;
       const losses: StepLosses = { loss: value('loss')! };
       const w = value('wasserstein');
       const s = value('relu_stability');

@@ -75,14 +75,14 @@ export interface TrainStepModel {
   pieces: Record<string, number[]>;
   /** Running statistics: input `s:NAME`, output `next:s:NAME`. */
   statistics: string[];
-  /** Per-step inputs beyond the state, with their shapes (step k of several: `inputAt`). */
+  /** Per-step inputs beyond the state, with their shapes (of step k of several: `stepName`). */
   inputs: Record<string, number[]>;
   /** Steps taken per run (`chainSteps`); 1 for `buildTrainStep`'s. */
   steps: number;
 }
 
-/** The name of per-step input or output `name` (`image`, `loss`, …) of step k in a model of `steps` chained steps. */
-export const inputAt = (name: string, k: number, steps: number): string => (steps === 1 ? name : `${name}@${k}`);
+/** The name of per-step input or output `name` (`image`, `loss`, …) of step k in a model of `steps` chained steps (`chainSteps`). */
+export const stepName = (name: string, k: number, steps: number): string => (steps === 1 ? name : `${name}@${k}`);
 
 /**
  * The per-step scalars of Adam at step t (1-based) and learning rate lr, with the bias corrections

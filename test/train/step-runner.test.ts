@@ -7,7 +7,7 @@ import { boxFromFlags } from '../../src/model/perturbation.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../../src/prune/prune-model.ts';
 import { chainSteps } from '../../src/train/chain-steps.ts';
 import { StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
-import { ADAM, adamScalars, buildTrainStep, inputAt } from '../../src/train/train-step.ts';
+import { ADAM, adamScalars, buildTrainStep, stepName } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
 import { randomBatch, StepProbe } from './step-check.ts';
 
@@ -152,7 +152,7 @@ it('a chained run names step k\'s inputs and outputs name@k and keeps the state\
   assert.equal(chainSteps(step, 1), step);
   const three = chainSteps(step, 3);
   assert.equal(three.steps, 3);
-  assert.deepEqual(Object.keys(three.inputs).sort(), Object.keys(step.inputs).flatMap((name) => [0, 1, 2].map((k) => inputAt(name, k, 3))).sort());
+  assert.deepEqual(Object.keys(three.inputs).sort(), Object.keys(step.inputs).flatMap((name) => [0, 1, 2].map((k) => stepName(name, k, 3))).sort());
   assert.deepEqual(three.params, step.params);
   assert.throws(() => chainSteps(three, 2), /single step/);
   assert.throws(() => chainSteps(step, 0), /whole number/);

@@ -13,11 +13,9 @@ export interface TrainEngine {
   /** onnxruntime intra-op threads (default: one per core). */
   threads?: number;
   /**
-   * Training steps per onnxruntime run (`chainSteps`; default 1). The state then crosses onnxruntime's
-   * API once per run: measured at 4 per run against 1 (batch 32, 2 threads, alternating blocks), tiny's
-   * regression step at 64 px 0.78× the time, resnet's and cnn7's regression steps 0.91×, the heatmap
-   * heads 0.91–1.0×, at 1.7–1.9× the peak memory (onnxruntime holds a second step's intermediates). The
-   * same weights either way, bit for bit.
+   * Training steps per onnxruntime run (`chainSteps`; default 1): the state crosses onnxruntime's API
+   * once per run, faster where it is large, at more peak memory (measured in docs/training.md, *State
+   * between steps*); the same weights either way, bit for bit.
    */
   stepsPerRun?: number;
 }

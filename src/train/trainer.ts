@@ -178,7 +178,6 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const engine = cfg.engine ?? CPU_ENGINE;
   // Batches are made on a worker where the step leaves it a core.
   const batchWorker = cfg.batchWorker ?? leavesACore(engine);
-  // With the batch worker, which makes one batch ahead of the step, a run of several also waits for all but its first.
   const stepsPerRun = engine.stepsPerRun ?? 1;
   log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker, stepsPerRun }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
@@ -238,7 +237,8 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       let done = 0;
       const augSeed = cfg.seed * 7919 + epoch;
       const batches = prefetch ? prefetch.epoch(order, cfg.batchSize, augSeed) : epochBatches(set, order, cfg.batchSize, meta.inputSize, meta.cropPadding, cfg.augment, augSeed);
-      // Batches wait until a run's worth of one size has come; the rest of the epoch runs one by one.
+      // Batches wait until a run's worth of one size has come (with the batch worker, which makes one
+      // batch ahead, a run of several thus waits for all but its first); the rest of the epoch runs one by one.
       const pending: StepBatch[] = [];
       const run = async (bs: StepBatch[]) => {
         const losses = await runner.runSteps(bs, lr);

@@ -12,7 +12,7 @@
 // Also what moving the training state across the JavaScript boundary costs per step (once per run of --steps-per-run steps).
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
-// --steps-per-run K: luxcert's steps per onnxruntime run (chainSteps; default 1, as `luxcert train`'s).
+// --steps-per-run K: luxcert's steps per onnxruntime run (scanSteps; default 1, as `luxcert train`'s).
 // Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run 1 --regularisers]
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

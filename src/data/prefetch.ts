@@ -19,9 +19,9 @@ export type PrefetchRequest = { kind: 'epoch'; id: number; order: readonly numbe
 export type PrefetchReply = { kind: 'batch'; id: number; batch: Batch } | { kind: 'error'; id: number; message: string };
 
 /**
- * Makes a training run's batches (`epochBatches`: crop, resample, augment) on a worker thread, one
- * batch ahead of the caller: onnxruntime's `run` holds the main thread for the whole step, so the next
- * batch is made meanwhile instead of after it — where a core is free for it (`leavesACore`). The
+ * Makes a training run's batches (`epochBatches`: crop, resample, augment) on a worker thread, ahead
+ * of the caller: onnxruntime's `run` holds the main thread for the whole run, so the next run's
+ * batches are made meanwhile instead of after it — where a core is free for it (`leavesACore`). The
  * batches are bit for bit those `epochBatches` makes on the main thread. The images cross once, when
  * the worker starts, and are shared rather than copied where they live in shared memory (`loadDataset`
  * puts them there); each batch's arrays are transferred, not copied.
@@ -44,16 +44,25 @@ export class BatchPrefetcher {
     this.worker.on('exit', (code) => this.fail(`the batch worker exited (code ${code})`));
   }
 
-  /** One epoch's batches, as `epochBatches` makes them with this prefetcher's data set, size, padding and augmentation. */
-  async *epoch(order: readonly number[], batchSize: number, seed?: number): AsyncGenerator<Batch> {
+  /**
+   * One epoch's batches, as `epochBatches` makes them with this prefetcher's data set, size, padding
+   * and augmentation; the worker keeps `ahead` batches (a run's worth of steps) made or in the making.
+   */
+  async *epoch(order: readonly number[], batchSize: number, seed?: number, ahead = 1): AsyncGenerator<Batch> {
     if (this.closed) throw new Error('the batch prefetcher is closed');
     const id = ++this.epochs;
     const count = Math.ceil(order.length / batchSize);
     this.worker.postMessage({ kind: 'epoch', id, order, batchSize, ...(seed === undefined ? {} : { seed }) } satisfies PrefetchRequest);
-    if (count > 0) this.worker.postMessage({ kind: 'next' } satisfies PrefetchRequest);
+    let asked = 0;
+    const ask = () => {
+      if (asked === count) return;
+      asked++;
+      this.worker.postMessage({ kind: 'next' } satisfies PrefetchRequest);
+    };
+    for (let k = 0; k < Math.max(1, ahead); k++) ask();
     for (let k = 0; k < count; k++) {
       const batch = await this.reply(id);
-      if (k + 1 < count) this.worker.postMessage({ kind: 'next' } satisfies PrefetchRequest);
+      ask();
       yield batch;
     }
   }

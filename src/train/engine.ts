@@ -13,14 +13,14 @@ export interface TrainEngine {
   /** onnxruntime intra-op threads (default: one per core). */
   threads?: number;
   /**
-   * Training steps per onnxruntime run (`chainSteps`; default 1): the state crosses onnxruntime's API
-   * once per run, faster where it is large, at more peak memory (measured in docs/training.md, *State
-   * between steps*); the same weights either way, bit for bit.
+   * Training steps per onnxruntime run (`scanSteps`; default 1): the state crosses onnxruntime's API
+   * once per run instead of once per step (measured in docs/training.md, *State between steps*); the
+   * same weights either way, bit for bit.
    */
   stepsPerRun?: number;
 }
 
-/** The most steps per run a flag may ask for: each is another copy of the step to compile (cnn7 at 8 per run measured no faster than at 2 or 4). */
+/** The most steps per run a flag may ask for: a run holds its steps' batches, and past a few steps the crossing left to save is small. */
 export const MAX_STEPS_PER_RUN = 16;
 
 /** The default engine: CPU, onnxruntime's thread count. */

@@ -7,8 +7,8 @@ import { openSession } from '../onnx/ort.ts';
 import { targetCells } from './targets.ts';
 import { CPU_ENGINE, engineName, engineSessionOptions, stepConvBlock, type TrainEngine } from './engine.ts';
 import type { PerturbationRegularisers } from './regularisers.ts';
-import { chainSteps } from './chain-steps.ts';
-import { adamScalars, buildTrainStep, stepName, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
+import { scanSteps, stackFeeds } from './scan-steps.ts';
+import { adamScalars, buildTrainStep, nextName, stateSlots, type TrainStepModel } from './train-step.ts';
 
 /** One batch as the step consumes it. */
 export interface StepBatch {
@@ -22,13 +22,10 @@ export interface StepBatch {
   beta?: Float32Array;
 }
 
-/** A batch as step k's inputs (of the step's `steps`): the image, the head's targets (one-hot cells for heatmaps) and, when regularised, α and β. */
-export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch, k = 0): Record<string, ort.Tensor> {
+/** A batch as one step's inputs: the image, the head's targets (one-hot cells for heatmaps) and, when regularised, α and β. */
+export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  const feed = (name: string, data: Float32Array) => {
-    const key = stepName(name, k, step.steps);
-    feeds[key] = new ort.Tensor('float32', data, step.inputs[key]!);
-  };
+  const feed = (name: string, data: Float32Array) => (feeds[name] = new ort.Tensor('float32', data, step.inputs[name]!));
   feed('image', b.x);
   if (meta.head === 'regression') {
     feed('keypoints', b.keypoints);
@@ -41,7 +38,7 @@ export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch, 
     feed('labels', labels);
     feed('weights', inside);
   }
-  if (step.inputs[stepName('alpha', k, step.steps)]) {
+  if (step.inputs.alpha) {
     if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
     feed('alpha', b.alpha);
     feed('beta', b.beta);
@@ -72,13 +69,13 @@ export interface StepRunnerOptions {
 }
 
 /**
- * Trains a model with the compiled training step in onnxruntime. Weights, Adam's moments and the
- * running statistics stay as onnxruntime tensors between steps: each step's outputs are the next
- * step's inputs, so the state is never copied into or out of JavaScript arrays until `weights()`.
+ * Trains a model with the compiled training step in onnxruntime, scanned (`scanSteps`) so that one
+ * run takes one step or several. Weights, Adam's moments and the running statistics stay as
+ * onnxruntime tensors between runs: each run's outputs are the next run's inputs, so the state is
+ * never copied into or out of JavaScript arrays until `weights()`.
  */
 export class StepRunner {
-  private readonly sessions = new Map<string, { session: ort.InferenceSession; step: TrainStepModel }>();
-  private readonly built = new Map<number, TrainStepModel>();
+  private readonly sessions = new Map<number, { session: ort.InferenceSession; step: TrainStepModel }>();
   private readonly state = new Map<string, ort.Tensor>();
   private t = 0;
   private resumed?: AdamState;
@@ -87,9 +84,9 @@ export class StepRunner {
 
   constructor(private readonly model: Graph, private readonly meta: ModelMeta, private readonly opts: StepRunnerOptions = {}) {}
 
-  /** Builds the run of `k` steps on batches of `n` before its first use, so the build overlaps other start-up work (the trainer's batch worker starting). */
-  async prepare(n: number, k = 1): Promise<void> {
-    await this.sessionFor(n, k);
+  /** Builds the step on batches of `n` before its first use, so the build overlaps other start-up work (the trainer's batch worker starting). */
+  async prepare(n: number): Promise<void> {
+    await this.sessionFor(n);
   }
 
   /** Adam steps taken so far. */
@@ -102,24 +99,21 @@ export class StepRunner {
     return (await this.runSteps([b], lr))[0]!;
   }
 
-  /** Runs one step per batch, in order, at learning rate `lr`, all in one onnxruntime run (`chainSteps`); the batches are of one size. */
+  /** Runs one step per batch, in order, at learning rate `lr`, all in one onnxruntime run; the batches are of one size. */
   async runSteps(bs: StepBatch[], lr: number): Promise<StepLosses[]> {
     const n = bs[0]?.n;
     if (n === undefined || bs.some((b) => b.n !== n)) throw new Error('runSteps() takes one or more batches of one size');
-    const { session, step } = await this.sessionFor(n, bs.length);
+    const { session, step } = await this.sessionFor(n);
     if (this.state.size === 0) this.initState(step);
     const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
-    const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.state);
-    bs.forEach((b, k) => {
-      Object.assign(feeds, batchFeeds(this.meta, step, b, k));
+    const perStep = bs.map((b) => {
       const adam = adamScalars(lr, ++this.t);
-      feeds[stepName('lr_t', k, step.steps)] = scalar(adam.lr_t);
-      feeds[stepName('eps_t', k, step.steps)] = scalar(adam.eps_t);
+      return { ...batchFeeds(this.meta, step, b), lr_t: scalar(adam.lr_t), eps_t: scalar(adam.eps_t) };
     });
-    const out = await session.run(feeds);
+    const out = await session.run({ ...Object.fromEntries(this.state), ...stackFeeds(perStep) });
     for (const key of this.state.keys()) this.state.set(key, out[nextName(key)]!);
     return bs.map((_, k) => {
-      const value = (name: string) => out[stepName(name, k, step.steps)]?.data[0] as number | undefined;
+      const value = (name: string) => out[name]?.data[k] as number | undefined;
       const losses: StepLosses = { loss: value('loss')! };
       const w = value('wasserstein');
       const s = value('relu_stability');
@@ -193,25 +187,19 @@ export class StepRunner {
     }
   }
 
-  // One session per batch size and steps per run: the epoch's last batch is usually smaller, and its
-  // batches seldom divide into whole runs.
-  private async sessionFor(n: number, k: number) {
-    let s = this.sessions.get(`${n}×${k}`);
+  // One session per batch size (the epoch's last batch is usually smaller); a run of any number of steps uses it.
+  private async sessionFor(n: number) {
+    let s = this.sessions.get(n);
     if (!s) {
       const engine = this.opts.engine ?? CPU_ENGINE;
-      let single = this.built.get(n);
-      if (!single) {
-        const convBlock = await stepConvBlock(engine);
-        single = buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}), ...(this.opts.pieceValues ? { pieceValues: this.opts.pieceValues } : {}) });
-        this.built.set(n, single);
-      }
-      const step = chainSteps(single, k);
+      const convBlock = await stepConvBlock(engine);
+      const step = scanSteps(buildTrainStep({ model: this.model, meta: this.meta, batch: n, convBlock, ...(this.opts.regularisers ? { regularisers: this.opts.regularisers } : {}), ...(this.opts.pieceValues ? { pieceValues: this.opts.pieceValues } : {}) }));
       try {
         s = { session: await openSession(step.onnx, engineSessionOptions(engine)), step };
       } catch (err) {
         throw new LuxcertError(`${engineName(engine)} could not open the training step: ${(err as Error).message.split('\n')[0]}`);
       }
-      this.sessions.set(`${n}×${k}`, s);
+      this.sessions.set(n, s);
     }
     return s;
   }

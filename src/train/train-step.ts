@@ -75,14 +75,11 @@ export interface TrainStepModel {
   pieces: Record<string, number[]>;
   /** Running statistics: input `s:NAME`, output `next:s:NAME`. */
   statistics: string[];
-  /** Per-step inputs beyond the state, with their shapes (of step k of several: `stepName`). */
+  /** Per-step inputs beyond the state, with one step's shapes. */
   inputs: Record<string, number[]>;
-  /** Steps taken per run (`chainSteps`); 1 for `buildTrainStep`'s. */
-  steps: number;
+  /** Whether a run takes several steps, its per-step inputs and outputs stacked along a first axis of steps (`scanSteps`); false for `buildTrainStep`'s. */
+  scanned: boolean;
 }
-
-/** The name of per-step input or output `name` (`image`, `loss`, …) of step k in a model of `steps` chained steps (`chainSteps`). */
-export const stepName = (name: string, k: number, steps: number): string => (steps === 1 ? name : `${name}@${k}`);
 
 /**
  * The per-step scalars of Adam at step t (1-based) and learning rate lr, with the bias corrections
@@ -175,7 +172,7 @@ export function buildTrainStep(spec: StepSpec): TrainStepModel {
   for (const name of statistics) {
     e.output(clean.updates.get(name) ?? weights.get(name)!, nextName(`s:${name}`));
   }
-  return { onnx: e.encode(), params, pieces, statistics, inputs, steps: 1 };
+  return { onnx: e.encode(), params, pieces, statistics, inputs, scanned: false };
 }
 
 /** Shapes of every model value with the batch fixed to `n`; refuses a model with other dynamic dimensions. */

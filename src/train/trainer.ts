@@ -222,7 +222,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   // An epoch's model and checkpoint reach the disk while the next epoch trains.
   let writing: Promise<void> = Promise.resolve();
   try {
-    await runner.prepare(Math.min(cfg.batchSize, train.length), Math.floor(train.length / cfg.batchSize) >= stepsPerRun ? stepsPerRun : 1);
+    await runner.prepare(Math.min(cfg.batchSize, train.length));
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs)));
       // Per-epoch seeds make a resumed run see the batches an uninterrupted one would.
@@ -236,9 +236,9 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
       let sSum = 0;
       let done = 0;
       const augSeed = cfg.seed * 7919 + epoch;
-      const batches = prefetch ? prefetch.epoch(order, cfg.batchSize, augSeed) : epochBatches(set, order, cfg.batchSize, meta.inputSize, meta.cropPadding, cfg.augment, augSeed);
-      // Batches wait until a run's worth of one size has come (with the batch worker, which makes one
-      // batch ahead, a run of several thus waits for all but its first); the rest of the epoch runs one by one.
+      // The batch worker makes the next run's batches while a run trains.
+      const batches = prefetch ? prefetch.epoch(order, cfg.batchSize, augSeed, stepsPerRun) : epochBatches(set, order, cfg.batchSize, meta.inputSize, meta.cropPadding, cfg.augment, augSeed);
+      // Batches wait until a run's worth of one size has come; the rest of the epoch is a shorter run.
       const pending: StepBatch[] = [];
       const run = async (bs: StepBatch[]) => {
         const losses = await runner.runSteps(bs, lr);
@@ -259,11 +259,11 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
           b.alpha = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.alphaLo, reg.box.alphaHi));
           b.beta = Float32Array.from({ length: b.n }, () => regRng.uniform(reg.box.betaLo, reg.box.betaHi));
         }
-        if (pending.length > 0 && pending[0]!.n !== b.n) for (const p of pending.splice(0)) await run([p]);
+        if (pending.length > 0 && pending[0]!.n !== b.n) await run(pending.splice(0));
         pending.push(b);
         if (pending.length === stepsPerRun) await run(pending.splice(0));
       }
-      for (const p of pending.splice(0)) await run([p]);
+      if (pending.length > 0) await run(pending.splice(0));
       const seconds = (performance.now() - t0) / 1000;
       runner.writeBack();
       const v = await validate(graph, meta, valBatch, engine);

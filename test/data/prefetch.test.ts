@@ -42,22 +42,25 @@ describe('batches cut on a worker thread (BatchPrefetcher)', () => {
 
   it('are bit for bit the main thread makeBatch batches, epoch after epoch, augmented from the seed or not at all', async () => {
     const order = [7, 2, 9, 0, 4, 10, 1, 8, 3, 6, 5];
-    for (const [batchSize, seed] of [[4, 17], [4, 18], [5, undefined], [32, 3]] as const) {
-      const got = await collect(prefetch.epoch(order, batchSize, seed));
+    // Asked a run of several ahead (up to more than the epoch has), the same batches in the same order.
+    for (const [batchSize, seed, ahead] of [[4, 17, 1], [4, 18, 1], [5, undefined, 1], [32, 3, 1], [2, 17, 4], [4, 18, 9]] as const) {
+      const got = await collect(prefetch.epoch(order, batchSize, seed, ahead));
       const want = onMainThread(set, order, batchSize, seed);
       assert.equal(got.length, Math.ceil(order.length / batchSize));
-      assert.deepEqual(got, want, `batch size ${batchSize}, seed ${seed}`);
+      assert.deepEqual(got, want, `batch size ${batchSize}, seed ${seed}, ${ahead} ahead`);
     }
     // Different seeds augment differently: the comparison above is not between two unaugmented runs.
     assert.notDeepEqual(onMainThread(set, order, 4, 17)[0]!.x, onMainThread(set, order, 4, 18)[0]!.x);
   });
 
   it('starts a new epoch cleanly after one left early', async () => {
-    for await (const b of prefetch.epoch([0, 1, 2, 3, 4, 5], 2, 1)) {
-      assert.equal(b.n, 2);
-      break;
+    for (const ahead of [1, 3]) {
+      for await (const b of prefetch.epoch([0, 1, 2, 3, 4, 5, 6, 7], 2, 1, ahead)) {
+        assert.equal(b.n, 2);
+        break;
+      }
+      assert.deepEqual(await collect(prefetch.epoch([5, 4, 3], 2, 2)), onMainThread(set, [5, 4, 3], 2, 2), `left with ${ahead} ahead`);
     }
-    assert.deepEqual(await collect(prefetch.epoch([5, 4, 3], 2, 2)), onMainThread(set, [5, 4, 3], 2, 2));
   });
 
   it("reports the worker's failure as an error naming it, and keeps serving later epochs", async () => {

@@ -11,9 +11,11 @@ import { modelMeta, setModelMeta } from '../../src/model/metadata.ts';
 import { decodeOnnx } from '../../src/onnx/read.ts';
 import { OnnxEmitter } from '../../src/onnx/emit.ts';
 import { openSession } from '../../src/onnx/ort.ts';
+import { num, onnx } from '../../src/onnx/proto.ts';
 import { positive, signOf } from '../../src/train/grad/activation.ts';
 import { GRAD_RULES } from '../../src/train/grad/index.ts';
 import { stepConvBlock } from '../../src/train/engine.ts';
+import { scanSteps } from '../../src/train/scan-steps.ts';
 import { buildTrainStep } from '../../src/train/train-step.ts';
 import { gradientCases } from './pytorch-gradient-cases.ts';
 import { directionalCheck, randomBatch, StepProbe } from './step-check.ts';
@@ -192,7 +194,7 @@ describe('gradient rules', () => {
     const cuda = new Set([
       'Abs', 'Add', 'AveragePool', 'Cast', 'Clip', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Equal', 'Exp', 'Expand', 'Flatten', 'Gather', 'Gemm',
       'GlobalAveragePool', 'HardSigmoid', 'Identity', 'LogSoftmax', 'MatMul', 'Max', 'MaxPool', 'Min', 'Mul', 'Neg', 'Pad',
-      'Reciprocal', 'ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'ScatterElements', 'Sign', 'Slice', 'Split', 'Sqrt',
+      'Reciprocal', 'ReduceMean', 'ReduceSum', 'ReduceSumSquare', 'Relu', 'Reshape', 'Scan', 'ScatterElements', 'Sign', 'Slice', 'Split', 'Sqrt',
       'Sub', 'TopK', 'Transpose', 'Unsqueeze', 'com.microsoft:FusedMatMul',
     ]);
     const convBlock = await stepConvBlock({ device: 'cuda' });
@@ -211,6 +213,11 @@ describe('gradient rules', () => {
       const outside = [...new Set(ops.filter((op) => !cuda.has(op)))];
       assert.deepEqual(outside, [], `${name}: ${outside.join(', ')} would run on the CPU`);
     }
+    // The runner's model is the step as the body of a Scan, which CUDA has a kernel for (opset 16–18).
+    const scanned = scanSteps(buildTrainStep({ model: cases[0]!.model, meta: cases[0]!.meta, batch: 2, convBlock }));
+    const outer = onnx.ModelProto.decode(scanned.onnx);
+    assert.deepEqual(outer.graph!.node!.map((n) => n.opType), ['Scan']);
+    assert.equal(num(outer.opsetImport!.find((o) => !o.domain)!.version), 17);
     // The CPU form is another graph: its blocked convolutions are the CPU provider's own operators.
     const cnn7 = cases.find((c) => c.name.startsWith('cnn7'))!;
     const cpuOps = opsOf(buildTrainStep({ model: cnn7.model, meta: cnn7.meta, batch: 2, convBlock: 16 }).onnx);

@@ -5,9 +5,13 @@ import { modelMeta } from '../../src/model/metadata.ts';
 import { nchwcBlock } from '../../src/onnx/nchwc.ts';
 import { boxFromFlags } from '../../src/model/perturbation.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../../src/prune/prune-model.ts';
-import { chainSteps } from '../../src/train/chain-steps.ts';
-import { StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
-import { ADAM, adamScalars, buildTrainStep, stepName } from '../../src/train/train-step.ts';
+import * as ort from 'onnxruntime-node';
+import { onnx } from '../../src/onnx/proto.ts';
+import { openSession } from '../../src/onnx/ort.ts';
+import { CPU_ENGINE, engineSessionOptions } from '../../src/train/engine.ts';
+import { scanSteps, stackFeeds } from '../../src/train/scan-steps.ts';
+import { batchFeeds, StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
+import { ADAM, adamScalars, buildTrainStep, nextName } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
 import { randomBatch, StepProbe } from './step-check.ts';
 
@@ -119,7 +123,38 @@ it('a weight of more values than a state piece crosses in pieces, and trains and
   await Promise.all([whole.release(), pieced.release(), resumed.release()]);
 });
 
-it('steps chained in one run (chainSteps) train bit for bit as single steps: weights, moments, statistics and each step\'s losses', async () => {
+it('the runner\'s scanned step is the compiled step: one step equals a run of buildTrainStep\'s model, bit for bit', async () => {
+  const g = cnn7();
+  const meta = modelMeta(g, 'cnn7');
+  const batch = randomBatch(meta, 4, 2);
+  const step = buildTrainStep({ model: g, meta, batch: 4, convBlock: await nchwcBlock() });
+  const session = await openSession(step.onnx, engineSessionOptions(CPU_ENGINE));
+  const t = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', Float32Array.from(data), dims);
+  const adam = adamScalars(0.01, 1);
+  const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(adam.lr_t), []), eps_t: t(Float32Array.of(adam.eps_t), []) };
+  for (const p of step.params) {
+    const w = g.initializers.get(p)!;
+    feeds[`p:${p}`] = t(w.data, w.dims);
+    feeds[`m:${p}`] = t(new Float32Array(w.data.length), w.dims);
+    feeds[`v:${p}`] = t(new Float32Array(w.data.length), w.dims);
+  }
+  for (const s of step.statistics) feeds[`s:${s}`] = t(g.initializers.get(s)!.data, g.initializers.get(s)!.dims);
+  const out = await session.run(feeds);
+  await session.release();
+  const runner = new StepRunner(g, meta);
+  const losses = await runner.step(batch, 0.01);
+  assert.equal(losses.loss, out.loss!.data[0]);
+  const weights = runner.weights();
+  const adamState = runner.optimizerState();
+  for (const p of step.params) {
+    assert.deepEqual(weights.get(p)!.data, out[nextName(`p:${p}`)]!.data, p);
+    assert.deepEqual(adamState.v.get(p)!.data, out[nextName(`v:${p}`)]!.data, `v of ${p}`);
+  }
+  for (const s of step.statistics) assert.deepEqual(weights.get(s)!.data, out[nextName(`s:${s}`)]!.data, s);
+  await runner.release();
+});
+
+it('several steps in one run train bit for bit as single steps: weights, moments, statistics and each step\'s losses', async () => {
   const pieceValues = 5_000;
   const cases = [
     { name: 'cnn7 heatmap, weights in pieces', model: cnn7(), arch: 'cnn7', regularised: false },
@@ -129,31 +164,42 @@ it('steps chained in one run (chainSteps) train bit for bit as single steps: wei
     const meta = modelMeta(c.model, c.arch);
     const opts = { pieceValues, ...(c.regularised ? { regularisers: channelRegularisers(c.model, { box: boxFromFlags(0.1, 0.1), ...BENCHMARK_REGULARISERS }) } : {}) };
     const copy = () => ({ ...c.model, initializers: new Map(c.model.initializers) });
-    const batches = Array.from({ length: 5 }, (_, i) => randomBatch(meta, 4, 10 + i));
+    const batches = Array.from({ length: 6 }, (_, i) => randomBatch(meta, 4, 10 + i));
     const single = new StepRunner(copy(), meta, opts);
-    const chained = new StepRunner(copy(), meta, opts);
+    const grouped = new StepRunner(copy(), meta, opts);
     const alone: StepLosses[] = [];
     for (const b of batches) alone.push(await single.step(b, 0.01));
-    // Four in one run, then the fifth alone, as the trainer runs an epoch's remainder.
-    const together = [...(await chained.runSteps(batches.slice(0, 4), 0.01)), await chained.step(batches[4]!, 0.01)];
+    // Four in one run, then the remaining two in a shorter one, as the trainer runs an epoch's remainder.
+    const together = [...(await grouped.runSteps(batches.slice(0, 4), 0.01)), ...(await grouped.runSteps(batches.slice(4), 0.01))];
     assert.deepEqual(together, alone, `${c.name}: losses`);
     if (c.regularised) assert.ok(alone.every((l) => l.wasserstein !== undefined && l.reluStability !== undefined), `${c.name}: regularisers' terms`);
-    assert.equal(chained.steps, 5);
-    for (const [what, a, b] of [['weights', single.weights(), chained.weights()], ['m', single.optimizerState().m, chained.optimizerState().m], ['v', single.optimizerState().v, chained.optimizerState().v]] as const) {
+    assert.equal(grouped.steps, 6);
+    for (const [what, a, b] of [['weights', single.weights(), grouped.weights()], ['m', single.optimizerState().m, grouped.optimizerState().m], ['v', single.optimizerState().v, grouped.optimizerState().v]] as const) {
       for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, `${c.name}: ${what} ${name}`);
     }
-    await Promise.all([single.release(), chained.release()]);
+    await Promise.all([single.release(), grouped.release()]);
   }
 });
 
-it('a chained run names step k\'s inputs and outputs name@k and keeps the state\'s names', () => {
+it('a scanned step keeps the state\'s names and takes every other input and output stacked along a first axis of steps', () => {
   const g = cnn7();
   const step = buildTrainStep({ model: g, meta: modelMeta(g, 'cnn7'), batch: 2 });
-  assert.equal(chainSteps(step, 1), step);
-  const three = chainSteps(step, 3);
-  assert.equal(three.steps, 3);
-  assert.deepEqual(Object.keys(three.inputs).sort(), Object.keys(step.inputs).flatMap((name) => [0, 1, 2].map((k) => stepName(name, k, 3))).sort());
-  assert.deepEqual(three.params, step.params);
-  assert.throws(() => chainSteps(three, 2), /single step/);
-  assert.throws(() => chainSteps(step, 0), /whole number/);
+  const scanned = scanSteps(step);
+  assert.equal(scanned.scanned, true);
+  assert.deepEqual(scanned.inputs, step.inputs);
+  assert.deepEqual(scanned.params, step.params);
+  const graph = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!;
+  const [before, after] = [graph(step.onnx), graph(scanned.onnx)];
+  assert.deepEqual(after.node!.map((n) => n.opType), ['Scan']);
+  const dims = (v: { type?: { tensorType?: { shape?: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null } | null } | null }) =>
+    v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+  for (const i of before.input!) {
+    const outer = after.input!.find((o) => o.name === i.name)!;
+    assert.deepEqual(dims(outer), i.name! in step.inputs ? ['steps', ...dims(i)] : dims(i), i.name!);
+  }
+  assert.deepEqual(after.output!.map((o) => o.name).sort(), before.output!.map((o) => o.name).sort());
+  assert.throws(() => scanSteps(scanned), /single step/);
+  const one = (dims: number[]) => ({ image: new ort.Tensor('float32', new Float32Array(dims.reduce((p, d) => p * d, 1)), dims) });
+  assert.deepEqual(stackFeeds([one([2, 3]), one([2, 3])]).image!.dims, [2, 2, 3]);
+  assert.throws(() => stackFeeds([one([2, 3]), one([3, 2])]), /differ in their 'image'/);
 });

@@ -24,6 +24,20 @@ export function randomBatch(meta: ModelMeta, n: number, seed: number) {
   };
 }
 
+/** The feeds of a model's first training step (weights whole, Adam's moments zero) on one batch, with Adam's scalars `adam`. */
+export function firstStepFeeds(model: Graph, meta: ModelMeta, step: TrainStepModel, batch: ReturnType<typeof randomBatch>, adam: { lr_t: number; eps_t: number }): Record<string, ort.Tensor> {
+  const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+  const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(adam.lr_t), []), eps_t: t(Float32Array.of(adam.eps_t), []) };
+  for (const p of step.params) {
+    const w = model.initializers.get(p)!;
+    feeds[`p:${p}`] = t(w.data, w.dims);
+    feeds[`m:${p}`] = t(new Float32Array(w.data.length), w.dims);
+    feeds[`v:${p}`] = t(new Float32Array(w.data.length), w.dims);
+  }
+  for (const s of step.statistics) feeds[`s:${s}`] = t(model.initializers.get(s)!.data, model.initializers.get(s)!.dims);
+  return feeds;
+}
+
 /** Loss and weight gradients of a model's training step on one batch, at weights that may be overridden. */
 export class StepProbe {
   private constructor(readonly step: TrainStepModel, private readonly session: ort.InferenceSession, private readonly feeds: Record<string, ort.Tensor>, readonly model: Graph) {}
@@ -31,16 +45,7 @@ export class StepProbe {
   static async open(model: Graph, meta: ModelMeta, batch: ReturnType<typeof randomBatch>, regularisers?: PerturbationRegularisers, convBlock = 1): Promise<StepProbe> {
     const step = buildTrainStep({ model, meta, batch: batch.n, gradients: true, convBlock, ...(regularisers ? { regularisers } : {}) });
     const session = await openSession(step.onnx);
-    const t = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
-    const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(0.01), []), eps_t: t(Float32Array.of(1e-7), []) };
-    for (const p of step.params) {
-      const w = model.initializers.get(p)!;
-      feeds[`p:${p}`] = t(w.data, w.dims);
-      feeds[`m:${p}`] = t(new Float32Array(w.data.length), w.dims);
-      feeds[`v:${p}`] = t(new Float32Array(w.data.length), w.dims);
-    }
-    for (const s of step.statistics) feeds[`s:${s}`] = t(model.initializers.get(s)!.data, model.initializers.get(s)!.dims);
-    return new StepProbe(step, session, feeds, model);
+    return new StepProbe(step, session, firstStepFeeds(model, meta, step, batch, { lr_t: 0.01, eps_t: 1e-7 }), model);
   }
 
   /** Every output of one step with the given weights replaced. */

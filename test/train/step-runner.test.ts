@@ -10,10 +10,10 @@ import { onnx } from '../../src/onnx/proto.ts';
 import { openSession } from '../../src/onnx/ort.ts';
 import { CPU_ENGINE, engineSessionOptions } from '../../src/train/engine.ts';
 import { scanSteps, stackFeeds } from '../../src/train/scan-steps.ts';
-import { batchFeeds, StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
+import { StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
 import { ADAM, adamScalars, buildTrainStep, nextName } from '../../src/train/train-step.ts';
 import { buildZooModel } from '../../src/train/zoo.ts';
-import { randomBatch, StepProbe } from './step-check.ts';
+import { firstStepFeeds, randomBatch, StepProbe } from './step-check.ts';
 
 const cnn7 = () => buildZooModel({ arch: 'cnn7', head: 'heatmap', keypoints: ['a', 'b'], skeleton: [], inputSize: 8, cropPadding: 1.25, seed: 3 });
 
@@ -129,17 +129,7 @@ it('the runner\'s scanned step is the compiled step: one step equals a run of bu
   const batch = randomBatch(meta, 4, 2);
   const step = buildTrainStep({ model: g, meta, batch: 4, convBlock: await nchwcBlock() });
   const session = await openSession(step.onnx, engineSessionOptions(CPU_ENGINE));
-  const t = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', Float32Array.from(data), dims);
-  const adam = adamScalars(0.01, 1);
-  const feeds: Record<string, ort.Tensor> = { ...batchFeeds(meta, step, batch), lr_t: t(Float32Array.of(adam.lr_t), []), eps_t: t(Float32Array.of(adam.eps_t), []) };
-  for (const p of step.params) {
-    const w = g.initializers.get(p)!;
-    feeds[`p:${p}`] = t(w.data, w.dims);
-    feeds[`m:${p}`] = t(new Float32Array(w.data.length), w.dims);
-    feeds[`v:${p}`] = t(new Float32Array(w.data.length), w.dims);
-  }
-  for (const s of step.statistics) feeds[`s:${s}`] = t(g.initializers.get(s)!.data, g.initializers.get(s)!.dims);
-  const out = await session.run(feeds);
+  const out = await session.run(firstStepFeeds(g, meta, step, batch, adamScalars(0.01, 1)));
   await session.release();
   const runner = new StepRunner(g, meta);
   const losses = await runner.step(batch, 0.01);

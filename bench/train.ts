@@ -12,8 +12,8 @@
 // Also what moving the training state across the JavaScript boundary costs per step (once per run of --steps-per-run steps).
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
-// --steps-per-run K: luxcert's steps per onnxruntime run (scanSteps; default 1, as `luxcert train`'s).
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run 1 --regularisers]
+// --steps-per-run K: luxcert's steps per onnxruntime run (scanSteps; default 4, as `luxcert train`'s).
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run 4 --regularisers]
 import * as ort from 'onnxruntime-node';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { OnnxEmitter } from '../src/onnx/emit.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../src/prune/prune-model.ts';
+import { DEFAULT_STEPS_PER_RUN } from '../src/train/engine.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
@@ -44,7 +45,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
     heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, slots: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, serve: { type: 'string' },
-    'steps-per-run': { type: 'string', default: '1' },
+    'steps-per-run': { type: 'string', default: String(DEFAULT_STEPS_PER_RUN) },
   },
 });
 for (const flag of ['rounds', 'slots', 'steps-per-run'] as const) if (!Number.isInteger(Number(values[flag])) || Number(values[flag]) < 1) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);

@@ -20,7 +20,7 @@ export interface TrainEngine {
   stepsPerRun?: number;
 }
 
-/** Steps per run unless asked otherwise: 4 per run took 0.80–1.01× the time of 1 (median block ratios; every zoo model, both heads, 32 and 64 px) at the peak memory of one step (docs/training.md, *State between steps*). */
+/** Steps per run unless asked otherwise: 4 per run took 0.80–1.01× the time of 1 (median block ratios; every zoo model, both heads, 32 and 64 px) at the peak memory of one step and two more copies of the state (docs/training.md, *State between steps*). */
 export const DEFAULT_STEPS_PER_RUN = 4;
 
 /** The most steps per run a flag may ask for: a run holds its steps' batches, and past a few steps the crossing left to save is small. */

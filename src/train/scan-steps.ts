@@ -15,7 +15,8 @@ const STEPS_DIM = 'steps';
  * interface values are renamed (`image@step`, …) only so that no name is declared twice across the
  * two scopes. onnxruntime plans the body's memory once and frees each step's intermediates as that
  * step ends, so a run of several peaks where one step does (k copies of the step in one flat graph
- * kept the first step's buffers for the later copies: 1.7–1.9× the peak).
+ * kept the first step's buffers for the later copies: 1.7–1.9× the peak), plus the Scan's buffers
+ * for the carried state: one more copy of the state in a run of two steps, two from three on.
  */
 export function scanSteps(step: TrainStepModel): TrainStepModel {
   if (step.scanned) throw new Error('scanSteps takes a single step');

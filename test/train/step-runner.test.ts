@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
 import { it } from 'node:test';
 import { evaluateGraph } from '../../src/graph/evaluate.ts';
 import { modelMeta } from '../../src/model/metadata.ts';
 import { nchwcBlock } from '../../src/onnx/nchwc.ts';
 import { boxFromFlags } from '../../src/model/perturbation.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../../src/prune/prune-model.ts';
-import * as ort from 'onnxruntime-node';
 import { onnx } from '../../src/onnx/proto.ts';
 import { openSession } from '../../src/onnx/ort.ts';
 import { CPU_ENGINE, engineSessionOptions } from '../../src/train/engine.ts';

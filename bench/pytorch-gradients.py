@@ -6,14 +6,13 @@ import sys
 
 import torch
 
-from pytorch_ir import regularised_loss
+from pytorch_ir import load_spec, regularised_loss
 
 
 def main():
-    spec = json.load(open(sys.argv[1]))
+    spec, inits = load_spec(sys.argv[1])
     torch.set_num_threads(1)
     t = lambda v: torch.tensor(v["data"], dtype=torch.float32).reshape(v["dims"])
-    inits = {k: t(v) for k, v in spec["initializers"].items()}
     params = {k: torch.nn.Parameter(v) for k, v in inits.items() if k in spec["trainable"]}
     values = {**inits, **params}
     x, kp, mask = t(spec["x"]), t(spec["keypoints"]), t(spec["mask"])

@@ -11,14 +11,13 @@ import time
 
 import torch
 
-from pytorch_ir import forward, regularised_loss
+from pytorch_ir import forward, load_spec, regularised_loss
 
 
 def main():
-    spec = json.load(open(sys.argv[1]))
+    spec, inits = load_spec(sys.argv[1])
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(1)
-    inits = {k: torch.tensor(v["data"], dtype=torch.float32).reshape(v["dims"]) for k, v in spec["initializers"].items()}
     params = {k: torch.nn.Parameter(t) for k, t in inits.items() if k in spec["trainable"]}
     values = {**inits, **params}
 

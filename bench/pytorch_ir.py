@@ -1,9 +1,26 @@
-"""luxcert's IR interpreted in PyTorch: the forward pass of a graph given as JSON (nodes, initializers),
+"""luxcert's IR interpreted in PyTorch: the forward pass of a graph given as JSON (nodes) and float32 initializers,
 the keypoint heads' losses and the perturbation regularisers, defined as luxcert's training step
 defines them. Shared by bench/pytorch-train.py (throughput) and bench/pytorch-gradients.py (the
 gradient fixtures the tests compare luxcert's step with)."""
+import json
+import os
+
 import torch
 import torch.nn.functional as F
+
+
+def load_spec(path):
+    """A graph as bench/pytorch-spec.ts writes it: the JSON spec, and its initializers as tensors read from the float32 file beside it."""
+    spec = json.load(open(path))
+    inits = {}
+    with open(os.path.join(os.path.dirname(path), spec["values"]), "rb") as f:
+        for name, v in spec["initializers"].items():
+            count = 1
+            for d in v["dims"]:
+                count *= d
+            f.seek(4 * v["offset"])
+            inits[name] = torch.frombuffer(bytearray(f.read(4 * count)), dtype=torch.float32).reshape(v["dims"])
+    return spec, inits
 
 
 def pair_pads(a, h):

@@ -12,10 +12,10 @@
 // Also what moving the training state across the JavaScript boundary costs per step (once per run of --steps-per-run steps).
 // --regularisers: the step `prune` fine-tunes with instead — the Wasserstein (λ = 30) and ReLU-stability
 // (μ = 10) regularisers on the prunable channels, one (α, β) per image from brightness ±0.1 × contrast ±0.1.
-// --steps-per-run K: luxcert's steps per onnxruntime run (scanSteps; default 4, as `luxcert train`'s).
-// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run 4 --regularisers]
+// --steps-per-run K: luxcert's steps per onnxruntime run (scanSteps; default auto: `luxcert train`'s, defaultStepsPerRun).
+// Usage: npm run bench:train [-- --sizes 32,64 --batch 32 --archs tiny,cnn7,resnet --heads regression,heatmap --rounds 2 --seconds 3 --slots 6 --threads 2 --steps-per-run auto --regularisers]
 import * as ort from 'onnxruntime-node';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,13 +29,13 @@ import { openSession, runSession } from '../src/onnx/ort.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { OnnxEmitter } from '../src/onnx/emit.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../src/prune/prune-model.ts';
-import { DEFAULT_STEPS_PER_RUN } from '../src/train/engine.ts';
+import { DEFAULT_STEPS_PER_RUN, defaultStepsPerRun, SEVERAL_STEPS_MAX_STATE_BYTES } from '../src/train/engine.ts';
 import { weightRoles } from '../src/train/grad/tape.ts';
 import type { PerturbationRegularisers } from '../src/train/regularisers.ts';
 import { StepRunner } from '../src/train/step-runner.ts';
 import { pieceLengths, STATE_PIECE_VALUES, stateSlots } from '../src/train/train-step.ts';
 import { ARCHS, buildZooModel, type Arch } from '../src/train/zoo.ts';
-import { pytorchGraphSpec } from './pytorch-spec.ts';
+import { writePytorchSpec } from './pytorch-spec.ts';
 import { slotRate, serveSlots, SlotChild, type Slot } from './slots.ts';
 import { perSecond } from './timing.ts';
 import { findTorch } from './torch.ts';
@@ -45,21 +45,23 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '32,64' }, batch: { type: 'string', default: '32' }, archs: { type: 'string', default: ARCHS.join(',') },
     heads: { type: 'string', default: 'regression,heatmap' }, seconds: { type: 'string', default: '3' }, slots: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' }, regularisers: { type: 'boolean', default: false }, serve: { type: 'string' },
-    'steps-per-run': { type: 'string', default: String(DEFAULT_STEPS_PER_RUN) },
+    'steps-per-run': { type: 'string', default: 'auto' },
   },
 });
-for (const flag of ['rounds', 'slots', 'steps-per-run'] as const) if (!Number.isInteger(Number(values[flag])) || Number(values[flag]) < 1) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);
+const whole = (v: string | undefined) => Number.isInteger(Number(v)) && Number(v) >= 1;
+for (const flag of ['rounds', 'slots'] as const) if (!whole(values[flag])) throw new Error(`--${flag} must be a whole number ≥ 1, not '${values[flag]}'`);
+if (values['steps-per-run'] !== 'auto' && !whole(values['steps-per-run'])) throw new Error(`--steps-per-run must be 'auto' or a whole number ≥ 1, not '${values['steps-per-run']}'`);
 if (!(Number(values.seconds) > 0)) throw new Error(`--seconds must be a positive number, not '${values.seconds}'`);
 const KEYPOINTS = ['a', 'b', 'c', 'd'];
-/** luxcert's steps per onnxruntime run (`luxcert train --steps-per-run`). */
-const stepsPerRun = Number(values['steps-per-run']);
+/** luxcert's steps per onnxruntime run on a model (`luxcert train --steps-per-run`, or its default). */
+const stepsPerRun = (g: Graph): number => (values['steps-per-run'] === 'auto' ? defaultStepsPerRun(g) : Number(values['steps-per-run']));
 
 /** One configuration of the bench. */
 interface Config { arch: Arch; head: 'regression' | 'heatmap'; size: number; batch: number; regularised: boolean }
 /** What a side reports when it finishes: its peak memory while training (max RSS). */
 interface Finished { peakMiB: number }
 /** luxcert's side also measures onnxruntime's inference and what crossing the state costs. */
-interface LuxcertFinished extends Finished { ort: number; crossingMs: number }
+interface LuxcertFinished extends Finished { ort: number; crossingMs: number; stepsPerRun: number }
 /** PyTorch's side also measures its own inference on the graph. */
 interface PyTorchFinished extends Finished { inferImagesPerSecond: number; torch: string }
 
@@ -88,10 +90,11 @@ async function luxcertSide(c: Config): Promise<void> {
   const batch = { n, x: data, keypoints: Float32Array.from({ length: n * KEYPOINTS.length * 2 }, () => rng.uniform(0, c.size)), mask: new Float32Array(n * KEYPOINTS.length).fill(1), ...(c.regularised ? perturbations(c) : {}) };
   const regularisers = regularisersOf(c, g);
   const runner = new StepRunner(g, meta, { engine: { device: 'cpu', threads: Number(values.threads) }, ...(regularisers ? { regularisers } : {}) });
+  const k = stepsPerRun(g);
   await serveSlots(
     async () => {
-      await runner.runSteps(Array.from({ length: stepsPerRun }, () => batch), 1e-3);
-      return n * stepsPerRun;
+      await runner.runSteps(Array.from({ length: k }, () => batch), 1e-3);
+      return n * k;
     },
     async (): Promise<LuxcertFinished> => {
       // Peak memory of training alone: read before the other sessions allocate.
@@ -102,7 +105,7 @@ async function luxcertSide(c: Config): Promise<void> {
         await runSession(session, { image: { dims: [n, 3, c.size, c.size], data } });
         return n;
       });
-      return { peakMiB, ort, crossingMs: await crossingCost(g) };
+      return { peakMiB, ort, crossingMs: await crossingCost(g), stepsPerRun: k };
     },
   );
 }
@@ -136,22 +139,20 @@ async function crossingCost(g: Graph): Promise<number> {
   return ms;
 }
 
-/** PyTorch's side: the graph as JSON for bench/pytorch-train.py, run by a python3 that has torch. */
+/** PyTorch's side: the graph for bench/pytorch-train.py (`writePytorchSpec`), run by a python3 that has torch. */
 function pytorchSide(python: string, c: Config, dir: string): Promise<SlotChild> {
   const g = modelOf(c);
-  const spec = {
-    ...pytorchGraphSpec(g, modelMeta(g, c.arch)),
+  const file = join(dir, `${c.arch}-${c.head}-${c.size}.json`);
+  writePytorchSpec(file, g, modelMeta(g, c.arch), {
     threads: Number(values.threads), batch: c.batch, keypoints: KEYPOINTS.length,
     ...(c.regularised ? { regularisers: regularisersOf(c, g), ...Object.fromEntries(Object.entries(perturbations(c)).map(([k, v]) => [k, [...v]])) } : {}),
-  };
-  const file = join(dir, `${c.arch}-${c.head}-${c.size}.json`);
-  writeFileSync(file, JSON.stringify(spec));
+  });
   return SlotChild.start(`pytorch-train.py on ${c.arch}/${c.head}/${c.size}`, python, [new URL('./pytorch-train.py', import.meta.url).pathname, file], { ...process.env, OMP_NUM_THREADS: values.threads });
 }
 
 /** luxcert's side of a configuration, in a child process of its own (so its peak memory is its own). */
 const luxcertChild = (c: Config): Promise<SlotChild> =>
-  SlotChild.start(`luxcert on ${c.arch}/${c.head}/${c.size}`, process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', JSON.stringify(c), '--threads', values.threads!, '--steps-per-run', String(stepsPerRun)]);
+  SlotChild.start(`luxcert on ${c.arch}/${c.head}/${c.size}`, process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', JSON.stringify(c), '--threads', values.threads!, '--steps-per-run', values['steps-per-run']!]);
 
 /** The median and range of ratios. */
 function spread(ratios: number[]): string {
@@ -198,7 +199,7 @@ if (values.serve !== undefined) {
   const python = findTorch();
   const dir = mkdtempSync(join(tmpdir(), 'luxcert-bench-train-'));
   // Each row is printed as its configuration finishes, so a run cut short keeps what it measured.
-  const header = ['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'slot pairs: median (range)', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms'];
+  const header = ['arch', 'head', 'size', 'params', 'luxcert img/s', 'PyTorch img/s', 'luxcert / PyTorch', 'slot pairs: median (range)', 'per round', 'luxcert peak MiB', 'PyTorch peak MiB', 'peak ratio', 'onnxruntime infer img/s', 'train / infer', 'PyTorch infer img/s', 'PyTorch train / its infer', 'state crossing ms / step ms', 'steps per run'];
   const printRow = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
   printRow(header);
   console.log(`|${header.map(() => '---|').join('')}`);
@@ -213,7 +214,7 @@ if (values.serve !== undefined) {
           const lxSlots = rounds.flatMap((r) => r.slots.luxcert);
           const ptSlots = rounds.flatMap((r) => r.slots.pytorch);
           const lxRate = slotRate(lxSlots);
-          const lxEnd = { peakMiB: Math.max(...rounds.map((r) => r.luxcert.peakMiB)), ort: mean(rounds.map((r) => r.luxcert.ort)), crossingMs: mean(rounds.map((r) => r.luxcert.crossingMs)) };
+          const lxEnd = { peakMiB: Math.max(...rounds.map((r) => r.luxcert.peakMiB)), ort: mean(rounds.map((r) => r.luxcert.ort)), crossingMs: mean(rounds.map((r) => r.luxcert.crossingMs)), stepsPerRun: rounds[0]!.luxcert.stepsPerRun };
           const pts = rounds.flatMap((r) => (r.pytorch ? [r.pytorch] : []));
           const ptEnd = pts.length > 0 ? { peakMiB: Math.max(...pts.map((p) => p.peakMiB)), inferImagesPerSecond: mean(pts.map((p) => p.inferImagesPerSecond)) } : undefined;
           const ptRate = ptEnd ? slotRate(ptSlots) : NaN;
@@ -221,7 +222,7 @@ if (values.serve !== undefined) {
           const pairs = ptEnd ? spread(lxSlots.map((l, i) => slotRate([l]) / slotRate([ptSlots[i]!]))) : '—';
           const perRound = ptEnd ? rounds.map((r) => (slotRate(r.slots.luxcert) / slotRate(r.slots.pytorch)).toFixed(2)).join(', ') : '—';
           const params = [...modelOf(c).initializers.values()].reduce((a, t) => a + t.data.length, 0);
-          printRow([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${(lxEnd.crossingMs / stepsPerRun).toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`]);
+          printRow([arch, head, String(size), String(params), lxRate.toFixed(1), ptEnd ? ptRate.toFixed(1) : '—', ptEnd ? (lxRate / ptRate).toFixed(2) : '—', pairs, perRound, lxEnd.peakMiB.toFixed(0), ptEnd ? ptEnd.peakMiB.toFixed(0) : '—', ptEnd ? (lxEnd.peakMiB / ptEnd.peakMiB).toFixed(2) : '—', lxEnd.ort.toFixed(0), (lxRate / lxEnd.ort).toFixed(3), ptEnd ? ptEnd.inferImagesPerSecond.toFixed(0) : '—', ptEnd ? (ptRate / ptEnd.inferImagesPerSecond).toFixed(3) : '—', `${(lxEnd.crossingMs / lxEnd.stepsPerRun).toFixed(2)} / ${((1000 * c.batch) / lxRate).toFixed(1)}`, String(lxEnd.stepsPerRun)]);
           console.error(`${arch}/${head}/${size} done`);
         }
       }
@@ -229,5 +230,5 @@ if (values.serve !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu (${stepsPerRun} steps per run) and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
+  console.log(`bench:train${values.regularisers ? ' --regularisers (prune\'s fine-tuning step: W λ = 30, RS μ = 10, brightness ±0.1 × contrast ±0.1)' : ''} — batch ${values.batch}, ${values.rounds} rounds of fresh processes, each side training ${values.seconds} s a round in ${values.slots} slots taking turns (ABBA); luxcert on onnxruntime-cpu (steps per run: ${values['steps-per-run'] === 'auto' ? `${DEFAULT_STEPS_PER_RUN}, or 1 where the state exceeds ${SEVERAL_STEPS_MAX_STATE_BYTES / 2 ** 20} MiB` : values['steps-per-run']}) and PyTorch ${torchVersion}, ${values.threads} threads each, Node ${process.version}`);
 }

@@ -4,10 +4,10 @@
 // plus its dot product with a seeded random direction (so every element counts).
 // Usage: node --import tsx scripts/record-pytorch-gradients.ts
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pytorchGraphSpec } from '../bench/pytorch-spec.ts';
+import { writePytorchSpec } from '../bench/pytorch-spec.ts';
 import { findTorch } from '../bench/torch.ts';
 import { writeFileAtomic } from '../src/core/atomic-write.ts';
 import { GRADIENT_FIXTURES, gradientCases } from '../test/train/pytorch-gradient-cases.ts';
@@ -21,17 +21,15 @@ try {
   for (const c of gradientCases()) {
     const g = c.model;
     const list = (a: Float32Array) => Array.from(a);
-    const spec = {
-      ...pytorchGraphSpec(g, c.meta),
+    const file = join(dir, `${c.name}.json`);
+    writePytorchSpec(file, g, c.meta, {
       x: { dims: [c.batch.n, 3, ...c.meta.inputSize], data: list(c.batch.x) },
       keypoints: { dims: [c.batch.n, c.meta.keypoints.length, 2], data: list(c.batch.keypoints) },
       mask: { dims: [c.batch.n, c.meta.keypoints.length], data: list(c.batch.mask) },
       alpha: { dims: [c.batch.n, 1, 1, 1], data: list(c.batch.alpha) },
       beta: { dims: [c.batch.n, 1, 1, 1], data: list(c.batch.beta) },
       ...(c.regularisers ? { regularisers: c.regularisers } : {}),
-    };
-    const file = join(dir, `${c.name}.json`);
-    writeFileSync(file, JSON.stringify(spec));
+    });
     const r = spawnSync(python, [new URL('../bench/pytorch-gradients.py', import.meta.url).pathname, file], { encoding: 'utf8', maxBuffer: 1 << 30 });
     if (r.status !== 0) throw new Error(`${c.name}: ${r.stderr.trim().split('\n').pop()}`);
     const res = JSON.parse(r.stdout) as { torch: string; loss: number; wasserstein?: number; reluStability?: number; gradients: Record<string, number[]> };

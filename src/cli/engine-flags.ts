@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { LuxcertError } from '../core/errors.ts';
-import { DEFAULT_STEPS_PER_RUN, MAX_STEPS_PER_RUN, parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
+import { DEFAULT_STEPS_PER_RUN, MAX_STEPS_PER_RUN, SEVERAL_STEPS_MAX_STATE_BYTES, parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
 import { numberFlag } from './options.ts';
 
 /** Values of the training-engine flags. */
@@ -15,7 +15,7 @@ export function addEngineFlags(cmd: Command): Command {
   return cmd
     .option('--device <name>', `where the training step runs in onnxruntime: ${TRAIN_DEVICES.join(' | ')} (cuda: x64 Linux, onnxruntime-node installed with CUDA 12)`, 'cpu')
     .option('--threads <n>', 'onnxruntime threads for training (default: one per core)')
-    .option('--steps-per-run <k>', `training steps per onnxruntime run: the same weights, faster where the state is large (default ${DEFAULT_STEPS_PER_RUN}; docs/training.md)`);
+    .option('--steps-per-run <k>', `training steps per onnxruntime run: the same weights, faster (default ${DEFAULT_STEPS_PER_RUN}, or 1 where the weights and Adam's moments exceed ${SEVERAL_STEPS_MAX_STATE_BYTES / 2 ** 20} MiB; docs/training.md)`);
 }
 
 /** The training engine the flags ask for. */

@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { LuxcertError } from '../core/errors.ts';
+import type { Graph } from '../graph/graph.ts';
 import { nchwcBlock } from '../onnx/nchwc.ts';
 import type { OrtSessionOptions } from '../onnx/ort.ts';
+import { weightRoles } from './grad/tape.ts';
 
 /** Where the training step runs: onnxruntime's CPU provider, or its CUDA provider (x64 Linux with CUDA 12). */
 export const TRAIN_DEVICES = ['cpu', 'cuda'] as const;
@@ -13,15 +15,30 @@ export interface TrainEngine {
   /** onnxruntime intra-op threads (default: one per core). */
   threads?: number;
   /**
-   * Training steps per onnxruntime run (`scanSteps`; default `DEFAULT_STEPS_PER_RUN`): the state
-   * crosses onnxruntime's API once per run instead of once per step; the same weights either way, bit
-   * for bit.
+   * Training steps per onnxruntime run (`scanSteps`; default `defaultStepsPerRun`): the state crosses
+   * onnxruntime's API once per run instead of once per step; the same weights either way, bit for bit.
    */
   stepsPerRun?: number;
 }
 
-/** Steps per run unless asked otherwise: 4 per run took 0.80–1.01× the time of 1 (median block ratios; every zoo model, both heads, 32 and 64 px) at the peak memory of one step and two more copies of the state (docs/training.md, *State between steps*). */
+/** Steps per run where the state is small (`defaultStepsPerRun`): 4 per run took 0.80–1.01× the time of 1 (median block ratios; every zoo model, both heads, 32 and 64 px). */
 export const DEFAULT_STEPS_PER_RUN = 4;
+
+/** The most state (weights and both of Adam's moments, bytes) trained several steps per run by default. */
+export const SEVERAL_STEPS_MAX_STATE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Steps per run unless asked otherwise: `DEFAULT_STEPS_PER_RUN`, or 1 where the state exceeds
+ * `SEVERAL_STEPS_MAX_STATE_BYTES`. A run of three or more steps holds two more copies of the state
+ * (the Scan's buffers), which is little but for a model of many weights — where the crossing it saves
+ * is a small part of the step: cnn7's regression head at 64 px (206 MB of state) at 4 per run took
+ * 0.98× the time of 1 and 2.11× PyTorch's peak memory against 1.58× (docs/training.md, *State
+ * between steps*).
+ */
+export function defaultStepsPerRun(model: Graph): number {
+  const values = weightRoles(model).params.reduce((sum, p) => sum + model.initializers.get(p)!.data.length, 0);
+  return 3 * 4 * values > SEVERAL_STEPS_MAX_STATE_BYTES ? 1 : DEFAULT_STEPS_PER_RUN;
+}
 
 /** The most steps per run a flag may ask for: a run holds its steps' batches, and past a few steps the crossing left to save is small. */
 export const MAX_STEPS_PER_RUN = 16;

@@ -15,7 +15,7 @@ import { openSession } from '../onnx/ort.ts';
 import type { RawModel } from '../onnx/raw-model.ts';
 import { decodeOnnx, rawToGraph, readModelBytes, readOnnxFile } from '../onnx/read.ts';
 import { encodeOnnx } from '../onnx/write.ts';
-import { CPU_ENGINE, DEFAULT_STEPS_PER_RUN, engineName, engineSessionOptions, leavesACore, type TrainEngine } from './engine.ts';
+import { CPU_ENGINE, defaultStepsPerRun, engineName, engineSessionOptions, leavesACore, type TrainEngine } from './engine.ts';
 import { predictKeypoints } from './evaluate.ts';
 import { keypointMetrics, type KeypointMetrics } from './metrics.ts';
 import { activeRegularisers, type PerturbationRegularisers } from './regularisers.ts';
@@ -178,7 +178,7 @@ export async function trainModel(graph: Graph, meta: ModelMeta, set: LoadedSet, 
   const engine = cfg.engine ?? CPU_ENGINE;
   // Batches are made on a worker where the step leaves it a core.
   const batchWorker = cfg.batchWorker ?? leavesACore(engine);
-  const stepsPerRun = engine.stepsPerRun ?? DEFAULT_STEPS_PER_RUN;
+  const stepsPerRun = engine.stepsPerRun ?? defaultStepsPerRun(graph);
   log.info({ engine: engineName(engine), ...(engine.threads ? { threads: engine.threads } : {}), batchWorker, stepsPerRun }, 'training engine');
   const { train, val } = splitIndices(set.objects.length, cfg.valFraction, cfg.seed);
   const valBatch = makeBatch(set, val, meta.inputSize, meta.cropPadding);

@@ -8,7 +8,7 @@ import { boxFromFlags } from '../../src/model/perturbation.ts';
 import { BENCHMARK_REGULARISERS, channelRegularisers } from '../../src/prune/prune-model.ts';
 import { onnx } from '../../src/onnx/proto.ts';
 import { openSession } from '../../src/onnx/ort.ts';
-import { CPU_ENGINE, engineSessionOptions } from '../../src/train/engine.ts';
+import { CPU_ENGINE, DEFAULT_STEPS_PER_RUN, defaultStepsPerRun, engineSessionOptions } from '../../src/train/engine.ts';
 import { scanSteps, stackFeeds } from '../../src/train/scan-steps.ts';
 import { StepRunner, type StepLosses } from '../../src/train/step-runner.ts';
 import { ADAM, adamScalars, buildTrainStep, nextName } from '../../src/train/train-step.ts';
@@ -192,4 +192,13 @@ it('a scanned step keeps the state\'s names and takes every other input and outp
   const one = (dims: number[]) => ({ image: new ort.Tensor('float32', new Float32Array(dims.reduce((p, d) => p * d, 1)), dims) });
   assert.deepEqual(stackFeeds([one([2, 3]), one([2, 3])]).image!.dims, [2, 2, 3]);
   assert.throws(() => stackFeeds([one([2, 3]), one([3, 2])]), /differ in their 'image'/);
+});
+
+it('trains several steps per run by default, one where the weights and both moments exceed 64 MiB (a run of several holds two more copies of them)', () => {
+  const zoo = (arch: 'tiny' | 'cnn7', size: number) => buildZooModel({ arch, head: 'regression', keypoints: ['a', 'b', 'c', 'd'], skeleton: [], inputSize: size, cropPadding: 1.25, seed: 1 });
+  assert.equal(defaultStepsPerRun(zoo('tiny', 64)), DEFAULT_STEPS_PER_RUN);
+  // 4.6 M weights: 55 MB of state; 17.2 M: 206 MB.
+  assert.equal(defaultStepsPerRun(zoo('cnn7', 32)), DEFAULT_STEPS_PER_RUN);
+  assert.equal(defaultStepsPerRun(zoo('cnn7', 64)), 1);
+  assert.ok(DEFAULT_STEPS_PER_RUN > 1);
 });

@@ -24,24 +24,23 @@ export interface StepBatch {
 
 /** A batch as one step's inputs: the image, the head's targets (one-hot cells for heatmaps) and, when regularised, α and β. */
 export function batchFeeds(meta: ModelMeta, step: TrainStepModel, b: StepBatch): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  const feed = (name: string, data: Float32Array) => (feeds[name] = new ort.Tensor('float32', data, step.inputs[name]!));
-  feed('image', b.x);
+  const t = (data: Float32Array, name: string) => new ort.Tensor('float32', data, step.inputs[name]!);
+  const feeds: Record<string, ort.Tensor> = { image: t(b.x, 'image') };
   if (meta.head === 'regression') {
-    feed('keypoints', b.keypoints);
-    feed('mask', b.mask);
+    feeds.keypoints = t(b.keypoints, 'keypoints');
+    feeds.mask = t(b.mask, 'mask');
   } else {
     const cells = meta.grid! * meta.grid!;
     const { cells: c, inside } = targetCells(meta, b.keypoints, b.mask);
     const labels = new Float32Array(c.length * cells);
     c.forEach((cell, i) => (labels[i * cells + cell] = 1));
-    feed('labels', labels);
-    feed('weights', inside);
+    feeds.labels = t(labels, 'labels');
+    feeds.weights = t(inside, 'weights');
   }
   if (step.inputs.alpha) {
     if (!b.alpha || !b.beta) throw new Error('regularised step needs alpha and beta per image');
-    feed('alpha', b.alpha);
-    feed('beta', b.beta);
+    feeds.alpha = t(b.alpha, 'alpha');
+    feeds.beta = t(b.beta, 'beta');
   }
   return feeds;
 }

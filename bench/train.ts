@@ -2,7 +2,7 @@
 // graph, loss (smooth-L1 / cell cross-entropy), Adam and batch, each side of each configuration in a
 // process of its own (so peak memory is its own), the two taking turns in short slots (bench/slots.ts),
 // alternating which goes first (ABBA), so that the machine's drift slows both alike. A PyTorch process
-// here also runs at one of two speeds for its whole life (docs/training.md, "Measured here"), so each
+// here also runs at one of two speeds for its whole life (docs/training-measurements.md), so each
 // configuration runs in rounds of fresh processes. Each side's rate is its images over its slots' time in all rounds; beside it the
 // median and range of the slot pairs' ratios, and each round's.
 // PyTorch is Debian's python3-torch (apt-get install python3-torch), run when a python3 has it.

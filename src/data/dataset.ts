@@ -1,6 +1,6 @@
 import { LuxcertError } from '../core/errors.ts';
 import { Rng } from '../core/random.ts';
-import { readCoco, type CocoSet } from './coco.ts';
+import { ANNOTATIONS_FILE, readCoco, type CocoSet } from './coco.ts';
 import { readImage, type RgbImage } from './image.ts';
 
 /** A decoded COCO set: each object with its image in memory. */
@@ -39,6 +39,11 @@ export async function loadDataset(dir: string): Promise<LoadedSet> {
   };
   await Promise.all(Array.from({ length: DECODE_IN_FLIGHT }, decodeNext));
   if (failures.size > 0) throw failures.get([...failures.keys()].reduce((a, b) => Math.min(a, b)));
+  // Annotations made for another size of the image (a resized copy) would put every keypoint in the wrong place.
+  for (const o of set.objects) {
+    const img = decoded.get(o.imageFile)!;
+    if (img.width !== o.imageWidth || img.height !== o.imageHeight) throw new LuxcertError(`${o.imageFile}: the image is ${img.width}×${img.height} but ${ANNOTATIONS_FILE} gives ${o.imageWidth}×${o.imageHeight}`);
+  }
   return { ...set, images: set.objects.map((o) => decoded.get(o.imageFile)!) };
 }
 

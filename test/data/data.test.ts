@@ -203,6 +203,11 @@ describe('bad data gets a one-line error', () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
     ['malformed annotations JSON', (d) => writeFileSync(join(d, 'annotations.json'), '{"images": ['), /annotations\.json: malformed JSON/],
     ['a keypoint count that does not match the category', (d) => coco(d, (c) => { (c.annotations as { keypoints: number[] }[])[0]!.keypoints.push(1, 2, 2); }), /annotation 0 has 5 keypoint triplets, category 'landing_pad' has 4/],
+    ['a keypoint value that is not a number', (d) => coco(d, (c) => { (c.annotations as { keypoints: unknown[] }[])[0]!.keypoints[4] = '7'; }), /annotation 0 keypoint 'pad_right' has y = "7", not a finite number/],
+    ['a visibility COCO does not define', (d) => coco(d, (c) => { (c.annotations as { keypoints: number[] }[])[0]!.keypoints[2] = 3; }), /annotation 0 keypoint 'pad_marked' has visibility 3/],
+    ['an image id given twice', (d) => coco(d, (c) => { (c.images as unknown[]).push({ ...(c.images as object[])[0]! }); }), /image id 0 appears twice/],
+    ['a bbox beside its image', (d) => coco(d, (c) => { (c.annotations as { bbox: number[] }[])[0]!.bbox = [70, 10, 5, 5]; }), /annotation 0 bbox \[70, 10, 5, 5\] does not meet image 0 \(64×64\)/],
+    ['a bbox of another scale', (d) => coco(d, (c) => { (c.annotations as { bbox: number[] }[])[0]!.bbox = [0, 0, 1e30, 1e30]; }), /annotation 0 bbox .* reaches more than the image's size beyond it/],
     ['an empty data set', (d) => coco(d, (c) => { c.annotations = []; }), /empty data set/],
     ['a folder without annotations', () => undefined, /no annotations\.json/],
   ];
@@ -238,6 +243,14 @@ describe('bad data gets a one-line error', () => {
     await assert.rejects(loadDataset(d), (e: Error) => /images\/000001\.png: cannot read image/.test(e.message) && !e.message.includes('000002'));
     rmSync(join(d, 'images/000001.png'));
     await assert.rejects(loadDataset(d), /images\/000001\.png: cannot read image/);
+  });
+  it('an image of another size than its annotation gives is refused, naming both', async () => {
+    const d = tmpDir('bad-size');
+    await synthesize({ out: d, count: 3, size: 32, seed: 1 });
+    const c = JSON.parse(readFileSync(join(d, 'annotations.json'), 'utf8')) as { images: { width: number }[] };
+    c.images[1]!.width = 64;
+    writeFileSync(join(d, 'annotations.json'), JSON.stringify(c));
+    await assert.rejects(loadDataset(d), /images\/000001\.png: the image is 32×32 but annotations\.json gives 64×32/);
   });
   it('a zero or negative size or count is refused by `luxcert data synth`', () => {
     for (const args of [['--size', '0'], ['--size', '-5'], ['--count', '0'], ['--size', '8']]) {

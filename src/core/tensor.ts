@@ -8,13 +8,13 @@ export interface Tensor {
   data: Float32Array;
 }
 
-/** Number of elements of a fully known shape. */
 /**
  * The most elements one model value may have per batch item (256 MiB of float32): a bound that
  * keeps a small hostile file (a huge Pad, a ConstantOfShape of [1e9]) from exhausting memory.
  */
 export const MAX_TENSOR_ELEMENTS = 1 << 26;
 
+/** Number of elements of a fully known shape. */
 export function sizeOf(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;

@@ -1,5 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
-import { formatShape, type Shape } from '../core/tensor.ts';
+import { formatShape, MAX_TENSOR_ELEMENTS, sizeOf, type Shape } from '../core/tensor.ts';
 import type { Graph, Node } from './graph.ts';
 import type { OpDef } from './op.ts';
 import { OPS } from './ops/registry.ts';
@@ -71,4 +71,12 @@ export function validateGraph(graph: Graph): Map<string, Shape> {
     out.shape = s;
   }
   return shapes;
+}
+
+/** Refuses a graph with a value larger than MAX_TENSOR_ELEMENTS per batch item, before anything allocates it. */
+export function checkValueSizes(shapes: Map<string, (number | string)[]>): void {
+  for (const [name, shape] of shapes) {
+    const n = sizeOf(shape.slice(1).map((d) => (typeof d === 'number' ? d : 1)));
+    if (!(n <= MAX_TENSOR_ELEMENTS)) throw new LuxcertError(`value '${name}' has shape [${shape}]: over ${MAX_TENSOR_ELEMENTS} elements per image, refused`);
+  }
 }

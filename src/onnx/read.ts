@@ -1,11 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { LuxcertError } from '../core/errors.ts';
-import { MAX_TENSOR_ELEMENTS, sizeOf } from '../core/tensor.ts';
 import type { Graph, Node } from '../graph/graph.ts';
 import type { OnnxNodeView } from '../graph/op.ts';
 import { OPS } from '../graph/ops/registry.ts';
 import { simplifyGraph } from '../graph/passes/simplify.ts';
-import { validateGraph } from '../graph/validate.ts';
+import { checkValueSizes, validateGraph } from '../graph/validate.ts';
 import { foldConstants } from './fold-constants.ts';
 import { num, onnx, type P } from './proto.ts';
 import { decodeAttr, decodeShape, decodeTensor, type RawModel, type RawTensor } from './raw-model.ts';
@@ -107,14 +106,6 @@ function checkFiniteAttrs(n: Node, source: string): void {
     const unbounded = n.op === 'Clip' && (key === 'min' || key === 'max');
     const bad = values.find((x) => Number.isNaN(x) || (!unbounded && !Number.isFinite(x)));
     if (bad !== undefined) throw new LuxcertError(`${source}: node '${n.name}' (${n.op}) attribute ${key} is ${bad}; luxcert refuses non-finite parameters`);
-  }
-}
-
-/** Refuses a graph with a value larger than MAX_TENSOR_ELEMENTS per batch item, before anything allocates it. */
-function checkValueSizes(shapes: Map<string, (number | string)[]>): void {
-  for (const [name, shape] of shapes) {
-    const n = sizeOf(shape.slice(1).map((d) => (typeof d === 'number' ? d : 1)));
-    if (!(n <= MAX_TENSOR_ELEMENTS)) throw new LuxcertError(`value '${name}' has shape [${shape}]: over ${MAX_TENSOR_ELEMENTS} elements per image, refused`);
   }
 }
 

@@ -1,8 +1,9 @@
 import { LuxcertError } from '../core/errors.ts';
 import { Rng } from '../core/random.ts';
-import { tensor } from '../core/tensor.ts';
+import { MAX_TENSOR_ELEMENTS, tensor } from '../core/tensor.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import type { Graph } from '../graph/graph.ts';
+import { checkValueSizes, validateGraph } from '../graph/validate.ts';
 import { setModelMeta, type HeadType, type ModelMeta } from '../model/metadata.ts';
 
 /** Architectures of the model zoo. */
@@ -104,6 +105,8 @@ export function buildZooModel(spec: ZooSpec): Graph {
     const [quarter, c] = trunk.quarter(half);
     x = b.op('Flatten', [quarter], { axis: 1 }, 'flatten');
     const hidden = spec.arch === 'cnn7' ? 512 : 64;
+    // Refused before its weights are drawn: at a large input size this one layer alone would exhaust memory.
+    if (c * q * q * hidden > MAX_TENSOR_ELEMENTS) throw new LuxcertError(`input size ${s}: ${spec.arch}'s regression head would hold ${c * q * q * hidden} weights in one layer, over the ${MAX_TENSOR_ELEMENTS} luxcert allows in a tensor (a smaller input size, or the heatmap head)`);
     x = L.dense(x, 'fc1', c * q * q, hidden, true);
     x = L.dense(x, 'fc2', hidden, 2 * k, false, 0.01);
     // The net predicts offsets from the centre in units of the input side; outputs are pixels.
@@ -117,6 +120,11 @@ export function buildZooModel(spec: ZooSpec): Graph {
     out = pool === 1 ? b.op('Identity', [x], {}, 'keypoints') : b.op('AveragePool', [x], { kernel_shape: [pool, pool], strides: [pool, pool] }, 'keypoints');
   }
   const graph = b.build([out]);
+  try {
+    checkValueSizes(validateGraph(graph));
+  } catch (e) {
+    throw e instanceof LuxcertError ? new LuxcertError(`input size ${s}: ${spec.arch}'s ${e.message}`) : e;
+  }
   const meta: ModelMeta = { head: spec.head, keypoints: spec.keypoints, skeleton: spec.skeleton, inputSize: [s, s], channels: 3, pixelScale: 1 / 255, cropPadding: spec.cropPadding, arch: spec.arch };
   if (spec.head === 'heatmap') meta.grid = grid;
   setModelMeta(graph, meta);

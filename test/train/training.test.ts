@@ -186,10 +186,14 @@ describe('training', () => {
     assert.match(bad.stderr, /--wasserstein must be/);
   });
 
-  it('refuses an unknown training device, bad thread and step counts and a CUDA provider that is not installed, in one line', () => {
+  it('refuses an unknown training device, bad thread and step counts, an input size past the tensor bound and a CUDA provider that is not installed, in one line', () => {
     const out = join(root, 'never.onnx');
     for (const [flags, message] of [
       [['--device', 'tpu'], /unknown training device 'tpu' \(cpu, cuda\)/],
+      // Before its weights are drawn: 8e11 of them would otherwise end the process with an internal error.
+      [['--input-size', '100000'], /input size 100000: tiny's regression head would hold 960000000000 weights in one layer, over the 67108864/],
+      [['--input-size', '132', '--arch', 'cnn7'], /input size 132: cnn7's regression head would hold 71368704 weights/],
+      [['--input-size', '4096', '--head', 'heatmap'], /input size 4096: tiny's value 'conv1' has shape \[batch,8,4096,4096\]: over 67108864 elements per image/],
       [['--threads', '0'], /--threads must be an integer > 0/],
       [['--steps-per-run', '0'], /--steps-per-run must be an integer > 0/],
       [['--steps-per-run', '17'], /--steps-per-run must be at most 16/],

@@ -1,8 +1,16 @@
 import { ValueBounds } from '../bounds/value-bounds.ts';
+import { LuxcertError } from '../core/errors.ts';
 import type { Graph } from '../graph/graph.ts';
 import { checkBox, gridBoxes, type Box } from '../model/perturbation.ts';
 import type { ChannelGroup } from './groups.ts';
 import { channelValues } from './probes.ts';
+
+/**
+ * The finest grid of sub-boxes: all g² of them go through onnxruntime in one run per image, so the
+ * run's memory grows with g² (a grid of 100,000 ended the process). 32 gives 1,024 sub-boxes, the
+ * order of the certifier's own budget per image; the default is 4.
+ */
+export const MAX_BOUND_GRID = 32;
 
 /** Settings of the certified-bound measurement. */
 export interface BoundTermOptions {
@@ -31,6 +39,7 @@ export interface BoundTerms {
  */
 export async function boundTerms(graph: Graph, groups: ChannelGroup[], o: BoundTermOptions): Promise<Map<number, BoundTerms>> {
   checkBox(o.box);
+  if (!(Number.isInteger(o.grid) && o.grid >= 1 && o.grid <= MAX_BOUND_GRID)) throw new LuxcertError(`bound grid must be an integer in 1..${MAX_BOUND_GRID}, got ${o.grid}`);
   const values = channelValues(graph, groups);
   const boxes = gridBoxes(o.box, o.grid);
   const vb = await ValueBounds.create(graph, values.map((v) => v.pre), boxes.length);

@@ -6,7 +6,7 @@ import { GraphBuilder } from '../../src/graph/builder.ts';
 import { gridBoxes, perturbImage, type Box } from '../../src/model/perturbation.ts';
 import { ValueBounds } from '../../src/bounds/value-bounds.ts';
 import { evaluateGraph } from '../../src/graph/evaluate.ts';
-import { boundTerms, nrsScores } from '../../src/prune/bound-terms.ts';
+import { boundTerms, MAX_BOUND_GRID, nrsScores } from '../../src/prune/bound-terms.ts';
 import { channelGroups } from '../../src/prune/groups.ts';
 import { usnScores } from '../../src/prune/usn.ts';
 
@@ -66,4 +66,8 @@ it('NRS: a dead channel goes first, stably active ones last, a sometimes-unstabl
   // The stability factor alone: a live channel scores its stably-active share.
   const stab = (await usnScores(graph, groups, { box: BOX, images, imageDims: [3, 4, 4], perturbations: 8, seed: 1, components: ['stability'], bounds: terms })).get(groups[0]!.id)!;
   stab.usn.forEach((v, ch) => stab.signal[ch]! > 0 && assert.ok(Math.abs(v - nrs[ch]!) < 1e-12, `channel ${ch}: ${v} vs ${nrs[ch]}`));
+  // A grid it would not run is refused before a sub-box is made.
+  for (const grid of [0, 1.5, NaN, MAX_BOUND_GRID + 1]) {
+    await assert.rejects(boundTerms(graph, groups, { box: BOX, images, imageDims: [3, 4, 4], grid }), new RegExp(`bound grid must be an integer in 1\\.\\.${MAX_BOUND_GRID}`));
+  }
 });

@@ -106,6 +106,8 @@ describe('luxcert prune', () => {
       [['--method', 'slimming', '--sparsity', '0.5'], /slimming needs BatchNorm scales/],
       [['--method', 'l1', '--sparsity', '0.5', '--scope', 'everywhere'], /--scope must be one of layer, global, got 'everywhere'/],
       [['--method', 'l1', '--sparsity', '0.5', '--relu-stability', 'lots'], /--relu-stability/],
+      // Its g² sub-boxes go through onnxruntime at once: 100,000 ended the process before the bound.
+      [['--method', 'nrs', '--sparsity', '0.5', '--bound-grid', '100000'], /--bound-grid must be at most 32, got '100000'/],
     ];
     for (const [args, message] of cases) {
       const r = luxcert('prune', '--model', dense, '--data', data, '--out', join(root, 'never.onnx'), '--epochs', '0', ...args);

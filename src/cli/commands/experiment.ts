@@ -15,6 +15,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
+import { MAX_BOUND_GRID } from '../../prune/bound-terms.ts';
 import { BENCHMARK_REGULARISERS, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
@@ -88,7 +89,7 @@ export function registerExperiment(program: Command): void {
           epochs: numberFlag('--epochs', flag('epochs'), { integer: true, min: 0 }),
           usnImages: numberFlag('--usn-images', flag('usnImages'), { integer: true, positive: true }),
           usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
-          boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true }),
+          boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true, max: MAX_BOUND_GRID }),
           assess: {
             boxes,
             tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),

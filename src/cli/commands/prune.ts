@@ -6,6 +6,7 @@ import { modelMeta } from '../../model/metadata.ts';
 import { readOnnxFile } from '../../onnx/read.ts';
 import { writeOnnxFile } from '../../onnx/write.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
+import { MAX_BOUND_GRID } from '../../prune/bound-terms.ts';
 import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod, type PruneOptions } from '../../prune/prune-model.ts';
 import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { compact } from '../format.ts';
@@ -51,7 +52,7 @@ export function registerPrune(program: Command): void {
         usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
         usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
         usnComponents: usnComponents(f.usnTerms),
-        boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true }),
+        boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true, max: MAX_BOUND_GRID }),
         sparsity,
         rounds: numberFlag('--rounds', f.rounds, { integer: true, positive: true }),
         epochs: numberFlag('--epochs', f.epochs, { integer: true, min: 0 }),

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { LuxcertError } from '../core/errors.ts';
 import { DEFAULT_STEPS_PER_RUN, MAX_STEPS_PER_RUN, SEVERAL_STEPS_MAX_STATE_BYTES, parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
 import { numberFlag } from './options.ts';
 
@@ -23,13 +22,6 @@ export function engineFromFlags(f: EngineFlagValues): TrainEngine {
   return {
     device: parseTrainDevice(f.device),
     ...(f.threads !== undefined ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
-    ...(f.stepsPerRun !== undefined ? { stepsPerRun: stepsPerRunFlag(f.stepsPerRun) } : {}),
+    ...(f.stepsPerRun !== undefined ? { stepsPerRun: numberFlag('--steps-per-run', f.stepsPerRun, { integer: true, positive: true, max: MAX_STEPS_PER_RUN }) } : {}),
   };
-}
-
-/** --steps-per-run, checked: a whole number from 1 to MAX_STEPS_PER_RUN. */
-function stepsPerRunFlag(value: string): number {
-  const k = numberFlag('--steps-per-run', value, { integer: true, positive: true });
-  if (k > MAX_STEPS_PER_RUN) throw new LuxcertError(`--steps-per-run must be at most ${MAX_STEPS_PER_RUN}, got '${value}'`);
-  return k;
 }

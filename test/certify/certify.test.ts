@@ -127,6 +127,8 @@ describe('luxcert certify on trained detectors', () => {
       [['--contrast', '1.5'], /--contrast must be in \[0, 1\)/],
       [['--brightness', '-0.1'], /--brightness must be a number ≥ 0/],
       [['--tolerance', '-1'], /--tolerance must be a number ≥ 0/],
+      // The bound graph's batch: 10⁸ sub-boxes per call ended in an internal error allocating it.
+      [['--boxes-per-call', '100000000'], /--boxes-per-call must be at most 1024, got '100000000'/],
       [['--head', 'heatmap', '--grid', '16'], /needs \[N,4,16,16\].*keypoint count does not match the model head/],
       [['--keypoints', 'a,b'], /keypoint count does not match the model head/],
       [['--mode', 'exact'], /--mode must be linear or ibp/],

@@ -5,6 +5,7 @@ import { LuxcertError } from '../../core/errors.ts';
 import { checkOutputDir, checkOutputFile } from '../../core/output-path.ts';
 import { CERTIFIER } from '../../bounds/bound-graph.ts';
 import { BoundComputer } from '../../bounds/bounds.ts';
+import { CLAIM_RANGES } from '../../export/manifest.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
 import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';
@@ -95,7 +96,7 @@ export function registerCertify(program: Command): void {
       const graph = rawToGraph(decodeOnnx(bytes, f.model));
       const meta = modelMeta(graph, f.model, f);
       const set = await loadDataset(f.data);
-      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower, backward });
+      const bounds = await BoundComputer.create(graph, { boxes: numberFlag('--boxes-per-call', f.boxesPerCall, { integer: true, positive: true, max: CLAIM_RANGES.boxesPerCall[1] }), mode: f.mode, engine: 'onnxruntime', lowerSlope: f.reluLower, backward });
       const runner = await ModelRunner.open(bytes, meta);
       if (f.saveInputs) mkdirSync(f.saveInputs, { recursive: true });
       const r = await certifySet(bounds, runner, meta, set, {

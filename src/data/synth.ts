@@ -7,7 +7,7 @@ import { log } from '../core/logger.ts';
 import { Progress } from '../core/progress.ts';
 import { Rng } from '../core/random.ts';
 import { ANNOTATIONS_FILE } from './coco.ts';
-import { writePng } from './image.ts';
+import { MAX_IMAGE_PIXELS, writePng } from './image.ts';
 import { composeScene, finishScene, PAD_KEYPOINTS, PAD_SKELETON } from './scene.ts';
 import { ScenePool } from './scene-pool.ts';
 
@@ -35,6 +35,8 @@ export const SYNTH_DEFAULTS = { count: 2000, size: 96, seed: 1 } as const;
 export async function synthesize(opts: SynthOptions): Promise<void> {
   if (!Number.isInteger(opts.count) || opts.count <= 0) throw new LuxcertError(`--count must be a positive integer, got ${opts.count}`);
   if (!Number.isInteger(opts.size) || opts.size < 16) throw new LuxcertError(`--size must be an integer ≥ 16, got ${opts.size}`);
+  // Scenes luxcert could not read back are not written: the reader refuses images over MAX_IMAGE_PIXELS.
+  if (opts.size * opts.size > MAX_IMAGE_PIXELS) throw new LuxcertError(`--size must be at most ${Math.floor(Math.sqrt(MAX_IMAGE_PIXELS))} (images of at most ${MAX_IMAGE_PIXELS} pixels), got ${opts.size}`);
   if (!Number.isInteger(opts.seed)) throw new LuxcertError(`--seed must be an integer, got ${opts.seed}`);
   mkdirSync(join(opts.out, 'images'), { recursive: true });
   const rng = new Rng(opts.seed);

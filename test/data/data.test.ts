@@ -252,11 +252,13 @@ describe('bad data gets a one-line error', () => {
     writeFileSync(join(d, 'annotations.json'), JSON.stringify(c));
     await assert.rejects(loadDataset(d), /images\/000001\.png: the image is 32×32 but annotations\.json gives 64×32/);
   });
-  it('a zero or negative size or count is refused by `luxcert data synth`', () => {
-    for (const args of [['--size', '0'], ['--size', '-5'], ['--count', '0'], ['--size', '8']]) {
+  it('a zero, negative or unreadably large size or count is refused by `luxcert data synth`', () => {
+    // 100,000 px: an internal error allocating the scene before; the reader refuses images over 40 MP.
+    for (const args of [['--size', '0'], ['--size', '-5'], ['--count', '0'], ['--size', '8'], ['--size', '100000']]) {
       const r = luxcert('data', 'synth', '--out', join(root, 'never'), ...args);
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.stderr.trim(), /^luxcert: --(size|count) must be/);
+      assert.ok(!existsSync(join(root, 'never')), 'nothing written');
     }
   });
 });

@@ -5,7 +5,7 @@ import { maxRelativeDifference, type Tensor } from '../src/core/tensor.ts';
 import { evaluateGraph } from '../src/graph/evaluate.ts';
 import type { Graph } from '../src/graph/graph.ts';
 import { SUPPORTED_ONNX_OPS } from '../src/graph/ops/registry.ts';
-import { openSession, runSession } from '../src/onnx/ort.ts';
+import { MAX_ORT_THREADS, openSession, runSession } from '../src/onnx/ort.ts';
 import { decodeOnnx, rawToGraph } from '../src/onnx/read.ts';
 import { encodeOnnx } from '../src/onnx/write.ts';
 import { attr, floatTensor, intTensor, onnxModel } from './helpers/onnx-model.ts';
@@ -99,5 +99,15 @@ describe('older opsets and hand-written files', () => {
       assert.ok((await compareWithOrt(bytes, g, feedsFor(g, 9, 2))) <= 1e-6);
       assert.ok((await compareWithOrt(encodeOnnx(g), g, feedsFor(g, 9, 2))) <= 1e-6, 're-exported at opset 17');
     }
+  });
+});
+
+describe('onnxruntime sessions', () => {
+  it('refuse a thread count outside 1..MAX_ORT_THREADS before onnxruntime starts a pool', async () => {
+    const model = encodeOnnx(randomConvGraph(1));
+    for (const threads of [0, 1.5, MAX_ORT_THREADS + 1, 1_000_000]) {
+      await assert.rejects(openSession(model, { intraOpNumThreads: threads }), new RegExp(`onnxruntime threads must be an integer in 1\\.\\.${MAX_ORT_THREADS}, got ${threads}`));
+    }
+    await (await openSession(model, { intraOpNumThreads: 2 })).release();
   });
 });

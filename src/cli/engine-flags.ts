@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { MAX_ORT_THREADS } from '../onnx/ort.ts';
 import { DEFAULT_STEPS_PER_RUN, MAX_STEPS_PER_RUN, SEVERAL_STEPS_MAX_STATE_BYTES, parseTrainDevice, TRAIN_DEVICES, type TrainEngine } from '../train/engine.ts';
 import { numberFlag } from './options.ts';
 
@@ -21,7 +22,7 @@ export function addEngineFlags(cmd: Command): Command {
 export function engineFromFlags(f: EngineFlagValues): TrainEngine {
   return {
     device: parseTrainDevice(f.device),
-    ...(f.threads !== undefined ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
+    ...(f.threads !== undefined ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true, max: MAX_ORT_THREADS }) } : {}),
     ...(f.stepsPerRun !== undefined ? { stepsPerRun: numberFlag('--steps-per-run', f.stepsPerRun, { integer: true, positive: true, max: MAX_STEPS_PER_RUN }) } : {}),
   };
 }

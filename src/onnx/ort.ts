@@ -1,10 +1,19 @@
 import * as ort from 'onnxruntime-node';
+import { LuxcertError } from '../core/errors.ts';
 import type { Tensor } from '../core/tensor.ts';
+
+/**
+ * The most intra-op threads a session is opened with: a thread pool of 1,000,000 never finished
+ * starting, one of 1,000 on 2 cores ran a bundle at 0.2 frames/s; no machine luxcert targets has
+ * more cores.
+ */
+export const MAX_ORT_THREADS = 64;
 
 /** Options for an onnxruntime session. */
 export interface OrtSessionOptions {
   /** Execution providers in order of preference (default: cpu). */
   executionProviders?: ort.InferenceSession.SessionOptions['executionProviders'];
+  /** Intra-op threads, 1 to MAX_ORT_THREADS (default: onnxruntime's, one per core). */
   intraOpNumThreads?: number;
   /**
    * Idle intra-op threads spin instead of sleeping (default false). A session that runs many small
@@ -24,6 +33,8 @@ export interface OrtSessionOptions {
 
 /** Opens an onnxruntime session on ONNX bytes or a path. */
 export async function openSession(model: Uint8Array | string, options: OrtSessionOptions = {}): Promise<ort.InferenceSession> {
+  const threads = options.intraOpNumThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_ORT_THREADS)) throw new LuxcertError(`onnxruntime threads must be an integer in 1..${MAX_ORT_THREADS}, got ${threads}`);
   const opts: ort.InferenceSession.SessionOptions = {
     executionProviders: options.executionProviders ?? ['cpu'],
     // Warnings (e.g. about unused initializers) would drown the tool's own output.

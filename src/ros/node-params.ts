@@ -1,4 +1,5 @@
 import { LuxcertError } from '../core/errors.ts';
+import { MAX_ORT_THREADS } from '../onnx/ort.ts';
 import { PROVIDER_NAMES, type GpuOptions, type ProviderName } from '../runtime/providers.ts';
 import { DIAGNOSTICS_DEFAULTS, type DiagnosticsThresholds } from './diagnostics.ts';
 import { ROI_MODES, type RoiMode } from './roi.ts';
@@ -27,7 +28,7 @@ export const NODE_PARAMS = {
   bundle: spec({ type: 'string', default: '', description: 'bundle folder from luxcert export (required)' }),
   trust_keys: spec({ type: 'string_array', default: [], description: 'Ed25519 public keys (PEM files); when set, only bundles signed by one of them load (empty strings are ignored: ROS parameter files cannot write an empty list)' }),
   budget_ms: spec({ type: 'double', default: 0, range: [0, 10_000], dynamic: true, description: 'per-frame certification budget in ms (0: the bundle\'s)' }),
-  threads: spec({ type: 'integer', default: 0, range: [0, 64], description: 'onnxruntime intra-op threads (0: onnxruntime\'s default)' }),
+  threads: spec({ type: 'integer', default: 0, range: [0, MAX_ORT_THREADS], description: 'onnxruntime intra-op threads (0: onnxruntime\'s default)' }),
   providers: spec({ type: 'string_array', default: ['cuda', 'cpu'], choices: PROVIDER_NAMES, description: 'execution providers to try for the model, best first: tensorrt, cuda, cpu (cpu is always last; the certifier always runs in float32 on the CPU)' }),
   gpu_device_id: spec({ type: 'integer', default: 0, range: [0, 63], description: 'CUDA device of the tensorrt/cuda providers' }),
   trt_engine_cache_dir: spec({ type: 'string', default: '', description: 'TensorRT: folder of built engines, reused at the next start (empty: build at every start)' }),

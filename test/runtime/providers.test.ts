@@ -45,5 +45,9 @@ describe('execution providers', () => {
     r = luxcert('run', '--bundle', '/nonexistent', '--input', '/nonexistent', '--gpu-device', 'x');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--gpu-device must be an integer ≥ 0, got 'x'/);
+    // A pool of a million threads never finished starting.
+    r = luxcert('run', '--bundle', '/nonexistent', '--input', '/nonexistent', '--threads', '1000000');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--threads must be at most 64, got '1000000'/);
   });
 });

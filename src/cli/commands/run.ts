@@ -6,6 +6,7 @@ import { checkOutputDir, checkOutputFile } from '../../core/output-path.ts';
 import { loadBundle } from '../../export/bundle.ts';
 import { BUNDLE_FILES } from '../../export/manifest.ts';
 import { readPublicKey } from '../../export/signing.ts';
+import { MAX_ORT_THREADS } from '../../onnx/ort.ts';
 import { annotateFrame } from '../../runtime/annotate.ts';
 import { FoxgloveLive, parseListenAddress } from '../../ros/foxglove-server.ts';
 import { McapRecorder } from '../../ros/mcap-recorder.ts';
@@ -84,14 +85,13 @@ export function registerRun(program: Command): void {
           ...(f.trtCache !== undefined ? { trtCacheDir: f.trtCache } : {}),
           ...(f.trtWorkspaceMb !== undefined ? { trtWorkspaceMb: checkWorkspaceMb(numberFlag('--trt-workspace-mb', f.trtWorkspaceMb, { integer: true, positive: true })) } : {}),
         };
+        const tuning = {
+          ...(f.threads ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true, max: MAX_ORT_THREADS }) } : {}),
+          ...(f.budgetMs ? { budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }) } : {}),
+        };
         const bundle = loadBundle(f.bundle, f.trust.length > 0 ? { trust: f.trust.map(readPublicKey) } : {});
         if (bundle.signedBy) log.info({ keyId: bundle.signedBy, signer: bundle.manifest.signature?.signer }, 'bundle signature verified');
-        const runtime = await Runtime.open(bundle, {
-          providers,
-          gpu,
-          ...(f.threads ? { threads: numberFlag('--threads', f.threads, { integer: true, positive: true }) } : {}),
-          ...(f.budgetMs ? { budgetMs: numberFlag('--budget-ms', f.budgetMs, { positive: true }) } : {}),
-        });
+        const runtime = await Runtime.open(bundle, { providers, gpu, ...tuning });
         const source = openSource(f.input);
         const sinks: MessageSink[] = [];
         // A recording is a field test: it carries the machine's load, temperatures and power too.

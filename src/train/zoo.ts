@@ -76,6 +76,7 @@ export function buildZooModel(spec: ZooSpec): Graph {
   const k = spec.keypoints.length;
   const grid = spec.grid ?? s / 2;
   if (spec.head === 'heatmap' && ((s / 2) % grid !== 0)) throw new LuxcertError(`heatmap grid ${grid} must divide ${s / 2} (the head's map size)`);
+  if (spec.head === 'regression' && spec.grid !== undefined) throw new LuxcertError(`a grid (${spec.grid}) is for the heatmap head; the regression head has none`);
   const L = new Layers(`luxcert_${spec.arch}_${spec.head}`, spec.seed);
   const b = L.b;
   const image = b.input('image', ['batch', 3, s, s]);

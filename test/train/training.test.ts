@@ -196,6 +196,7 @@ describe('training', () => {
       [['--input-size', '4096', '--head', 'heatmap'], /input size 4096: tiny's value 'conv1' has shape \[batch,8,4096,4096\]: over 67108864 elements per image/],
       [['--threads', '0'], /--threads must be an integer > 0/],
       [['--threads', '1000000'], /--threads must be at most 64/],
+      [['--grid', '4'], /a grid \(4\) is for the heatmap head; the regression head has none/],
       [['--steps-per-run', '0'], /--steps-per-run must be an integer > 0/],
       [['--steps-per-run', '17'], /--steps-per-run must be at most 16/],
       // Only where onnxruntime-node was installed without its CUDA provider (CI, this repository's .npmrc).

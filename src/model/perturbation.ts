@@ -11,6 +11,8 @@ export interface Box {
 /** The box of `--contrast c --brightness b`: α ∈ [1−c, 1+c], β ∈ [−b, b]. */
 export function boxFromFlags(brightness: number, contrast: number): Box {
   if (!(brightness >= 0) || !Number.isFinite(brightness)) throw new LuxcertError(`--brightness must be a number ≥ 0, got ${brightness}`);
+  // Pixels lie in [0, 1]: a shift beyond ±1 saturates every one of them, and a bundle's claim refuses it.
+  if (brightness > 1) throw new LuxcertError(`--brightness must be at most 1 (pixels lie in [0, 1]), got ${brightness}`);
   if (!(contrast >= 0 && contrast < 1)) throw new LuxcertError(`--contrast must be in [0, 1), got ${contrast}`);
   return checkBox({ alphaLo: 1 - contrast, alphaHi: 1 + contrast, betaLo: -brightness, betaHi: brightness });
 }

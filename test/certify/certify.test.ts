@@ -126,6 +126,7 @@ describe('luxcert certify on trained detectors', () => {
     const cases: [string[], RegExp][] = [
       [['--contrast', '1.5'], /--contrast must be in \[0, 1\)/],
       [['--brightness', '-0.1'], /--brightness must be a number ≥ 0/],
+      [['--brightness', '1e9'], /--brightness must be at most 1 \(pixels lie in \[0, 1\]\), got 1000000000/],
       [['--tolerance', '-1'], /--tolerance must be a number ≥ 0/],
       // The bound graph's batch: 10⁸ sub-boxes per call ended in an internal error allocating it.
       [['--boxes-per-call', '100000000'], /--boxes-per-call must be at most 1024, got '100000000'/],

@@ -59,9 +59,13 @@ export function methodLabel(method: PruneMethod, components?: readonly UsnCompon
   return components ? `${method}[${components.join('+')}]` : method;
 }
 
+/** The most seeds at the headline sparsity: each is a pruning run per method and regulariser setting, and the plan is held in memory (10⁹ ended the process). */
+export const MAX_SEEDS = 100;
+
 /** Every run of the experiment, in execution order: the headline sparsity (all seeds), the ablations, then the other sparsities (first seed), so partial results are the useful ones. */
 export function planRuns(cfg: ExperimentConfig): RunSpec[] {
   if (cfg.sparsities.some((s) => !(s > 0 && s < 1))) throw new LuxcertError(`--sparsities must lie in (0, 1), got ${cfg.sparsities.join(',')}`);
+  if (!cfg.sparsities.includes(cfg.headline)) throw new LuxcertError(`--headline ${cfg.headline} must be one of --sparsities (${cfg.sparsities.join(',')})`);
   if (cfg.seeds.length === 0) throw new LuxcertError('--seeds must be at least 1');
   if (cfg.methods.length === 0) throw new LuxcertError('--methods names no method');
   const settings = cfg.regulariser.map((r) => regulariserWeights(cfg, r));

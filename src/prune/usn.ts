@@ -1,3 +1,4 @@
+import { LuxcertError } from '../core/errors.ts';
 import { Rng } from '../core/random.ts';
 import { checkBox, perturbImage, type Box } from '../model/perturbation.ts';
 import type { Graph } from '../graph/graph.ts';
@@ -48,6 +49,12 @@ export interface UsnTerms {
 }
 
 /**
+ * The most perturbations USN measures per image: every response is kept until the image is scored
+ * (10⁹ ended the process); the default is 12.
+ */
+export const MAX_USN_PERTURBATIONS = 1024;
+
+/**
  * USN (Unbiased and Smooth Neuron) scores per channel, measured by running the model in
  * onnxruntime on each image and on perturbations clip(α·x + β, 0, 1) of it inside the box.
  * With r the channel's spatial mean response:
@@ -61,6 +68,7 @@ export interface UsnTerms {
  */
 export async function usnScores(graph: Graph, groups: ChannelGroup[], o: UsnOptions): Promise<Map<number, UsnTerms>> {
   checkBox(o.box);
+  if (!(Number.isInteger(o.perturbations) && o.perturbations >= 1 && o.perturbations <= MAX_USN_PERTURBATIONS)) throw new LuxcertError(`USN perturbations per image must be an integer in 1..${MAX_USN_PERTURBATIONS}, got ${o.perturbations}`);
   const components = new Set(o.components ?? USN_DEFAULT_COMPONENTS);
   if (usnNeedsBounds([...components]) && !o.bounds) throw new Error('USN with the bounds or stability term needs the bound statistics');
   const probes = probeValues(graph, groups);

@@ -28,6 +28,7 @@ describe('experiment plan and statistics', () => {
     assert.ok(runs.slice(18, 24).every((r) => r.kind === 'ablation' && r.lambda === 10 && r.method === 'usn'));
     assert.ok(runs.slice(24).every((r) => r.sparsity !== 0.5 && r.seed === 1));
     assert.throws(() => planRuns({ ...CFG, sparsities: [0.5, 1] }), /--sparsities must lie in \(0, 1\)/);
+    assert.throws(() => planRuns({ ...CFG, headline: 0.4 }), /--headline 0\.4 must be one of --sparsities \(0\.3,0\.5,0\.7\)/);
     // Global runs get ids of their own, so they never reuse a layer-scope run's cached model.
     const global = planRuns({ ...CFG, scope: 'global' });
     assert.ok(global.every((r, i) => r.scope === 'global' && r.id === `${runs[i]!.id}-global`));
@@ -150,6 +151,11 @@ describe('luxcert experiment --quick', () => {
       [['--ablations', 'bias;wrong'], /--ablations: 'wrong' is not one of/],
       [['--regulariser', 'on,strong'], /--regulariser must list some of off, on, rs, got 'on,strong'/],
       [['--relu-stability', '-1'], /--relu-stability/],
+      // Each of these ended the process (10⁹ seeds, 10⁹ USN perturbations) or named the wrong flag.
+      [['--seeds', '1e9'], /--seeds must be at most 100, got '1e9'/],
+      [['--usn-perturbations', '1e9'], /--usn-perturbations must be at most 1024, got '1e9'/],
+      [['--sparsities', '1.5'], /--sparsities must lie in \(0, 1\), got 1\.5/],
+      [['--boxes', '2'], /--boxes: 2 must be below 1/],
     ] as [string[], RegExp][]) {
       const r = luxcert('experiment', '--out', join(out, 'never'), ...args);
       assert.equal(r.code, 1, args.join(' '));

@@ -4,7 +4,7 @@ import { Rng } from '../../src/core/random.ts';
 import { tensor } from '../../src/core/tensor.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { channelGroups } from '../../src/prune/groups.ts';
-import { usnScores } from '../../src/prune/usn.ts';
+import { MAX_USN_PERTURBATIONS, usnScores } from '../../src/prune/usn.ts';
 
 it('USN: a dead channel scores 0, and a channel that brightness cannot move outscores one it moves', async () => {
   const b = new GraphBuilder('usn');
@@ -24,4 +24,8 @@ it('USN: a dead channel scores 0, and a channel that brightness cannot move outs
   assert.ok(terms.usn[1]! > terms.usn[2]!, `robust ${terms.usn[1]} vs brightness-sensitive ${terms.usn[2]}`);
   assert.ok(terms.smoothness[2]! > terms.smoothness[1]!);
   assert.ok(terms.usn.every((u) => u >= 0 && u <= 1));
+  // Every response is kept until the image is scored: a count past the bound is refused before any is measured.
+  for (const perturbations of [0, 2.5, MAX_USN_PERTURBATIONS + 1]) {
+    await assert.rejects(usnScores(g, groups, { box: { alphaLo: 0.95, alphaHi: 1.05, betaLo: -0.2, betaHi: 0.2 }, images, imageDims: [3, 4, 4], perturbations, seed: 1 }), /USN perturbations per image must be an integer in 1\.\.1024/);
+  }
 });

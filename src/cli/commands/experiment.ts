@@ -8,7 +8,7 @@ import { log } from '../../core/logger.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { synthesize, SYNTH_DEFAULTS } from '../../data/synth.ts';
 import { acceptance, aggregateRuns, VERDICT_LABEL } from '../../experiment/aggregate.ts';
-import { REGULARISER_SETTINGS, type ExperimentConfig, type RegulariserSetting } from '../../experiment/plan.ts';
+import { MAX_SEEDS, planRuns, REGULARISER_SETTINGS, type ExperimentConfig, type RegulariserSetting } from '../../experiment/plan.ts';
 import { htmlReport, markdownReport, plotFiles } from '../../experiment/report.ts';
 import { runExperiment } from '../../experiment/run-experiment.ts';
 import { modelMeta } from '../../model/metadata.ts';
@@ -17,6 +17,7 @@ import { readOnnxFile } from '../../onnx/read.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { MAX_BOUND_GRID } from '../../prune/bound-terms.ts';
 import { BENCHMARK_REGULARISERS, PRUNE_METHODS, type PruneMethod } from '../../prune/prune-model.ts';
+import { MAX_USN_PERTURBATIONS } from '../../prune/usn.ts';
 import { TRAIN_DEFAULTS, trainFolder } from '../../train/train-folder.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { numberFlag } from '../options.ts';
@@ -71,9 +72,12 @@ export function registerExperiment(program: Command): void {
         if (bad !== undefined) throw new LuxcertError(`--methods: unknown method '${bad}' (${PRUNE_METHODS.join(', ')})`);
         const regulariser = f.regulariser.split(',').map((s) => s.trim());
         if (regulariser.length === 0 || regulariser.some((s) => !(REGULARISER_SETTINGS as readonly string[]).includes(s))) throw new LuxcertError(`--regulariser must list some of ${REGULARISER_SETTINGS.join(', ')}, got '${f.regulariser}'`);
-        const boxes = list('--boxes', f.boxes).sort((a, b) => a - b).map((b) => boxFromFlags(b, b));
+        const boxes = list('--boxes', f.boxes).sort((a, b) => a - b).map((b) => {
+          if (!(b < 1)) throw new LuxcertError(`--boxes: ${b} must be below 1 (it is the contrast ±b as well as the brightness)`);
+          return boxFromFlags(b, b);
+        });
         if (boxes.length === 0) throw new LuxcertError('--boxes names no box');
-        const seeds = numberFlag('--seeds', flag('seeds'), { integer: true, positive: true });
+        const seeds = numberFlag('--seeds', flag('seeds'), { integer: true, positive: true, max: MAX_SEEDS });
         const ablationText = flag('ablations');
         const cfg: ExperimentConfig = {
           methods: methods as PruneMethod[],
@@ -88,7 +92,7 @@ export function registerExperiment(program: Command): void {
           rounds: numberFlag('--rounds', flag('rounds'), { integer: true, positive: true }),
           epochs: numberFlag('--epochs', flag('epochs'), { integer: true, min: 0 }),
           usnImages: numberFlag('--usn-images', flag('usnImages'), { integer: true, positive: true }),
-          usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
+          usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true, max: MAX_USN_PERTURBATIONS }),
           boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true, max: MAX_BOUND_GRID }),
           assess: {
             boxes,
@@ -99,7 +103,8 @@ export function registerExperiment(program: Command): void {
             seed: 1,
           },
         };
-        if (!cfg.sparsities.includes(cfg.headline)) throw new LuxcertError(`--headline ${cfg.headline} must be one of --sparsities (${cfg.sparsities.join(',')})`);
+        // The plan is checked before any scene is made or model trained.
+        planRuns(cfg);
         if (f.data && !f.testData) throw new LuxcertError('--data needs --test-data: held-out scenes the models never fine-tune on');
         const engine = engineFromFlags(f);
 

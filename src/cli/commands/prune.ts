@@ -8,7 +8,7 @@ import { writeOnnxFile } from '../../onnx/write.ts';
 import { PRUNE_SCOPES, pruneScope } from '../../prune/allocate.ts';
 import { MAX_BOUND_GRID } from '../../prune/bound-terms.ts';
 import { pruneMetadata, pruneModel, PRUNE_DEFAULTS as D, PRUNE_METHODS, type PruneMethod, type PruneOptions } from '../../prune/prune-model.ts';
-import { USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
+import { MAX_USN_PERTURBATIONS, USN_COMPONENTS, USN_DEFAULT_COMPONENTS, type UsnComponent } from '../../prune/usn.ts';
 import { compact } from '../format.ts';
 import { addEngineFlags, engineFromFlags, type EngineFlagValues } from '../engine-flags.ts';
 import { addMetaFlags, type MetaFlagValues } from '../meta-flags.ts';
@@ -50,7 +50,7 @@ export function registerPrune(program: Command): void {
         method: f.method as PruneMethod,
         ...regulariserWeights(f),
         usnImages: numberFlag('--usn-images', f.usnImages, { integer: true, positive: true }),
-        usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true }),
+        usnPerturbations: numberFlag('--usn-perturbations', f.usnPerturbations, { integer: true, positive: true, max: MAX_USN_PERTURBATIONS }),
         usnComponents: usnComponents(f.usnTerms),
         boundGrid: numberFlag('--bound-grid', f.boundGrid, { integer: true, positive: true, max: MAX_BOUND_GRID }),
         sparsity,

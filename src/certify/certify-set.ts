@@ -64,12 +64,16 @@ export interface SettingSummary {
   soundness?: { claimsChecked: number; samples: number; violations: number };
 }
 
+/** The most sampled perturbations per image checked against its certified claims: every sample's keypoints are held at once (10⁹ ended the process). */
+export const MAX_CHECK_SAMPLES = 100_000;
+
 /** Certifies every object of a data set under every (box, tolerance) setting. */
 export async function certifySet(bounds: BoundComputer, runner: ModelRunner, meta: ModelMeta, set: LoadedSet, cfg: CertifyConfig): Promise<{ settings: SettingSummary[]; claims: Claim[] }> {
   if (set.keypointNames.length !== meta.keypoints.length) {
     throw new LuxcertError(`${set.dir} has ${set.keypointNames.length} keypoints per object but the model head predicts ${meta.keypoints.length} (keypoint count does not match the model head)`);
   }
   for (const t of cfg.tolerances) if (!(t >= 0) || !Number.isFinite(t)) throw new LuxcertError(`--tolerance must be a number ≥ 0, got ${t}`);
+  if (!(Number.isInteger(cfg.check) && cfg.check >= 0 && cfg.check <= MAX_CHECK_SAMPLES)) throw new LuxcertError(`--check must be an integer in 0..${MAX_CHECK_SAMPLES}, got ${cfg.check}`);
   const k = meta.keypoints.length;
   const indices = set.objects.map((_, i) => i).slice(0, cfg.limit ?? set.objects.length);
   const batch = makeBatch(set, indices, meta.inputSize, meta.cropPadding);

@@ -69,6 +69,19 @@ describe('luxcert certify on trained detectors', () => {
     });
   }
 
+  it('the runner answers any number of points in runs of bounded size, each point where it was asked', async () => {
+    const { runner, bounds, image } = await openSearch();
+    const points = Array.from({ length: 2500 }, (_, i) => [0.8 + (0.4 * i) / 2499, ((i * 7) % 11) / 50 - 0.1] as [number, number]);
+    const all = await runner.keypointsAt(image, points);
+    assert.equal(all.length, points.length * 8);
+    for (const i of [0, 1023, 1024, 2047, 2048, 2499]) {
+      const one = await runner.keypointsAt(image, [points[i]!]);
+      for (let c = 0; c < 8; c++) assert.ok(Math.abs(all[i * 8 + c]! - one[c]!) <= 1e-4, `point ${i}, coordinate ${c}: ${all[i * 8 + c]} vs ${one[c]}`);
+    }
+    await bounds.release();
+    await runner.release();
+  });
+
   it('falsified claims carry a counterexample that breaks the property when re-run in onnxruntime', async () => {
     const { meta, runner, bounds, image } = await openSearch();
     const clean = await runner.keypointsAt(image, [[1, 0]]);
@@ -130,6 +143,8 @@ describe('luxcert certify on trained detectors', () => {
       [['--tolerance', '-1'], /--tolerance must be a number ≥ 0/],
       // The bound graph's batch: 10⁸ sub-boxes per call ended in an internal error allocating it.
       [['--boxes-per-call', '100000000'], /--boxes-per-call must be at most 1024, got '100000000'/],
+      // Every sample's keypoints are held at once: 10⁹ ended the process.
+      [['--check', '1000000000'], /--check must be at most 100000, got '1000000000'/],
       [['--head', 'heatmap', '--grid', '16'], /needs \[N,4,16,16\].*keypoint count does not match the model head/],
       [['--keypoints', 'a,b'], /keypoint count does not match the model head/],
       [['--mode', 'exact'], /--mode must be linear or ibp/],

@@ -7,7 +7,7 @@ import { CERTIFIER } from '../../bounds/bound-graph.ts';
 import { BoundComputer } from '../../bounds/bounds.ts';
 import { CLAIM_RANGES } from '../../export/manifest.ts';
 import { boxFromFlags } from '../../model/perturbation.ts';
-import { certifySet, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
+import { certifySet, MAX_CHECK_SAMPLES, type Claim, type SettingSummary } from '../../certify/certify-set.ts';
 import { ModelRunner } from '../../certify/model-runner.ts';
 import { loadDataset } from '../../data/dataset.ts';
 import { modelMeta } from '../../model/metadata.ts';
@@ -105,7 +105,7 @@ export function registerCertify(program: Command): void {
         reference: f.reference,
         budget: { ms: numberFlag('--budget-ms', f.budgetMs, { positive: true }), boxes: numberFlag('--max-boxes', f.maxBoxes, { integer: true, positive: true }) },
         seed: numberFlag('--seed', f.seed, { integer: true }),
-        check: numberFlag('--check', f.check, { integer: true, min: 0 }),
+        check: numberFlag('--check', f.check, { integer: true, min: 0, max: MAX_CHECK_SAMPLES }),
         ...(f.limit !== undefined ? { limit: numberFlag('--limit', f.limit, { integer: true, positive: true }) } : {}),
         ...(f.saveInputs ? { saveInputs: f.saveInputs } : {}),
       });

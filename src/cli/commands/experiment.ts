@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { MAX_CHECK_SAMPLES } from '../../certify/certify-set.ts';
 import { writeFileAtomic } from '../../core/atomic-write.ts';
 import { LuxcertError } from '../../core/errors.ts';
 import { log } from '../../core/logger.ts';
@@ -99,7 +100,7 @@ export function registerExperiment(program: Command): void {
             tolerance: numberFlag('--tolerance', f.tolerance, { min: 0 }),
             certify: numberFlag('--certify', flag('certify'), { integer: true, positive: true }),
             budget: { boxes: numberFlag('--budget-boxes', flag('budgetBoxes'), { integer: true, positive: true }), ms: numberFlag('--budget-ms', f.budgetMs, { positive: true }) },
-            check: numberFlag('--check', flag('check'), { integer: true, min: 0 }),
+            check: numberFlag('--check', flag('check'), { integer: true, min: 0, max: MAX_CHECK_SAMPLES }),
             seed: 1,
           },
         };

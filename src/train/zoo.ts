@@ -121,6 +121,7 @@ export function buildZooModel(spec: ZooSpec): Graph {
     out = pool === 1 ? b.op('Identity', [x], {}, 'keypoints') : b.op('AveragePool', [x], { kernel_shape: [pool, pool], strides: [pool, pool] }, 'keypoints');
   }
   const graph = b.build([out]);
+  // Checked here, not in GraphBuilder: bound graphs are built there too, and their values are not laid out per image.
   try {
     checkValueSizes(validateGraph(graph));
   } catch (e) {
